@@ -1,0 +1,35 @@
+# iotmqtt — common tasks. Everything installs through the Go toolchain.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        ?= ./...
+ARGS        ?=
+
+.PHONY: all test lint fmt vet run bench test-realtime tidy
+
+all: lint test
+
+## test: vet, then every test with the race detector (offline, no AWS account).
+test: vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## lint: gofmt, go vet and staticcheck.
+lint: fmt vet
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## run: the basicPubSub sample on the embedded broker (pass flags with ARGS="...").
+run:
+	$(GO) run ./cmd/basicpubsub $(ARGS)
+
+## bench: benchmarks (numbers belong here, not in timed tests).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+tidy:
+	$(GO) mod tidy

@@ -1,0 +1,483 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/iotmqtt/iotmqtt/certs"
+)
+
+// Listener names, as they appear in Event.Listener.
+const (
+	ListenerMTLS = "mtls"
+	ListenerTCP  = "tcp"
+)
+
+// ALPNMQTTCA is the TLS application protocol AWS IoT expects for MQTT with
+// client certificates on port 443.
+const ALPNMQTTCA = "x-amzn-mqtt-ca"
+
+// DefaultThingName is the name (client certificate common name and file
+// prefix) of the ready-made device credentials.
+const DefaultThingName = "iotmqtt-device"
+
+// stopTimeout bounds the shutdown of one mochi server.
+const stopTimeout = 5 * time.Second
+
+type config struct {
+	ca           *certs.CA
+	hosts        []string
+	plainTCP     bool
+	logger       *slog.Logger
+	thingName    string
+	capabilities func(*mqtt.Capabilities)
+}
+
+// Option configures a Broker.
+type Option func(*config)
+
+// WithCA uses ca instead of a freshly generated CA.
+func WithCA(ca *certs.CA) Option { return func(c *config) { c.ca = ca } }
+
+// WithHosts sets the names and addresses in the server certificate (default
+// "localhost" and 127.0.0.1).
+func WithHosts(hosts ...string) Option { return func(c *config) { c.hosts = hosts } }
+
+// WithPlainTCP also starts a plain (no TLS) MQTT listener, see TCPAddr.
+func WithPlainTCP() Option { return func(c *config) { c.plainTCP = true } }
+
+// WithLogger sends mochi's log to l (default: discarded).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithThingName names the ready-made device credentials (default
+// DefaultThingName).
+func WithThingName(name string) Option { return func(c *config) { c.thingName = name } }
+
+// WithCapabilities adjusts mochi's capabilities (packet size limit, session
+// expiry, …) before the broker starts, and again on every Restart.
+func WithCapabilities(fn func(*mqtt.Capabilities)) Option {
+	return func(c *config) { c.capabilities = fn }
+}
+
+// Broker is an in-process MQTT 3.1.1 broker (mochi) for tests and local
+// runs. Its mutual-TLS listener accepts only client certificates issued by
+// its CA and negotiates ALPN x-amzn-mqtt-ca as AWS IoT does on port 443.
+// Every listener sits behind a fault Proxy, so links can be cut, refused and
+// blackholed; protocol faults come from mochi hooks; Events records what the
+// broker saw.
+type Broker struct {
+	// Events records everything the broker saw, in order, with times.
+	Events *Recorder
+	// CA issued the server certificate and is the only CA whose client
+	// certificates are accepted.
+	CA *certs.CA
+
+	cfg       config
+	serverTLS *tls.Config
+	device    *certs.KeyPair
+	files     certs.DeviceFiles
+	dir       string
+	faults    faults
+	mtls, tcp *Proxy
+
+	mu      sync.Mutex // guards srv, inboxes, closed
+	srv     *mqtt.Server
+	inboxes map[*Inbox]struct{}
+	closed  bool
+	nextSub atomic.Int64
+}
+
+// Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
+// is given). Close it when done.
+func Start(opts ...Option) (b *Broker, err error) {
+	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b = &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{})}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	if err := b.makeCredentials(); err != nil {
+		return nil, err
+	}
+	// The proxies start pointing nowhere; startServer gives them their
+	// upstream before anything can connect to them meaningfully.
+	if b.mtls, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerMTLS)); err != nil {
+		return nil, err
+	}
+	if cfg.plainTCP {
+		if b.tcp, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerTCP)); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := b.startServer()
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.srv = srv
+	b.mu.Unlock()
+	return b, nil
+}
+
+func (b *Broker) makeCredentials() error {
+	if b.CA = b.cfg.ca; b.CA == nil {
+		ca, err := certs.NewCA()
+		if err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		b.CA = ca
+	}
+	server, err := b.CA.IssueServer(b.cfg.hosts)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	b.serverTLS = &tls.Config{
+		Certificates: []tls.Certificate{server.TLSCertificate()},
+		ClientCAs:    b.CA.CertPool(),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		NextProtos:   []string{ALPNMQTTCA},
+		MinVersion:   tls.VersionTLS12,
+	}
+	if b.device, err = b.CA.IssueClient(b.cfg.thingName); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if b.dir, err = os.MkdirTemp("", "iotmqtt-broker-"); err != nil {
+		return fmt.Errorf("broker: credentials directory: %w", err)
+	}
+	if b.files, err = certs.WriteDeviceFiles(b.dir, b.cfg.thingName, b.CA, b.device); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	return nil
+}
+
+// startServer starts a mochi server on fresh internal ports and points the
+// proxies at it.
+func (b *Broker) startServer() (*mqtt.Server, error) {
+	caps := mqtt.NewDefaultServerCapabilities()
+	if b.cfg.capabilities != nil {
+		b.cfg.capabilities(caps)
+	}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.cfg.logger, Capabilities: caps})
+	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen: %w", err)
+	}
+	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
+	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, tl)); err != nil {
+		tl.Close()
+		return nil, fmt.Errorf("broker: add listener: %w", err)
+	}
+	var plain net.Listener
+	if b.tcp != nil {
+		if plain, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			tl.Close()
+			return nil, fmt.Errorf("broker: listen: %w", err)
+		}
+		if err := srv.AddListener(listeners.NewNet(ListenerTCP, plain)); err != nil {
+			tl.Close()
+			plain.Close()
+			return nil, fmt.Errorf("broker: add listener: %w", err)
+		}
+	}
+	if err := srv.Serve(); err != nil {
+		return nil, fmt.Errorf("broker: serve: %w", err)
+	}
+	b.mtls.SetUpstream(tl.Addr().String())
+	if plain != nil {
+		b.tcp.SetUpstream(plain.Addr().String())
+	}
+	return srv, nil
+}
+
+// stopServer closes a mochi server once its clients are gone, guarding
+// against mochi's known shutdown hangs.
+func stopServer(srv *mqtt.Server) error {
+	deadline := time.Now().Add(stopTimeout)
+	for atomic.LoadInt64(&srv.Info.ClientsConnected) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // bounded by stopTimeout
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(time.Until(deadline) + time.Second):
+		return errors.New("broker: mochi server did not stop in time")
+	}
+}
+
+func (b *Broker) proxies() []*Proxy {
+	ps := []*Proxy{b.mtls}
+	if b.tcp != nil {
+		ps = append(ps, b.tcp)
+	}
+	return ps
+}
+
+// clientAddr maps the address mochi sees (a proxy's upstream socket) to the
+// client's own address.
+func (b *Broker) clientAddr(upstreamSide string) string {
+	for _, p := range b.proxies() {
+		if p == nil {
+			continue
+		}
+		if a := p.clientAddr(upstreamSide); a != "" {
+			return a
+		}
+	}
+	return upstreamSide
+}
+
+// Host returns the host clients connect to: "127.0.0.1".
+func (b *Broker) Host() string { h, _, _ := net.SplitHostPort(b.mtls.Addr()); return h }
+
+// Port returns the mutual-TLS port.
+func (b *Broker) Port() int {
+	_, p, _ := net.SplitHostPort(b.mtls.Addr())
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Addr returns the mutual-TLS address, "127.0.0.1:port".
+func (b *Broker) Addr() string { return b.mtls.Addr() }
+
+// TCPAddr returns the plain-TCP address, or "" unless WithPlainTCP was given.
+func (b *Broker) TCPAddr() string {
+	if b.tcp == nil {
+		return ""
+	}
+	return b.tcp.Addr()
+}
+
+// MTLSProxy returns the fault proxy in front of the mutual-TLS listener.
+func (b *Broker) MTLSProxy() *Proxy { return b.mtls }
+
+// TCPProxy returns the fault proxy in front of the plain listener, or nil.
+func (b *Broker) TCPProxy() *Proxy { return b.tcp }
+
+// ClientFiles returns the ready-made device credentials as files (root CA,
+// certificate, private key), named as in AWS's device kit.
+func (b *Broker) ClientFiles() certs.DeviceFiles { return b.files }
+
+// ClientCertificate returns the ready-made device certificate and key.
+func (b *Broker) ClientCertificate() *certs.KeyPair { return b.device }
+
+// ClientTLSConfig returns a client TLS configuration that trusts only the
+// broker's CA and presents the ready-made device certificate.
+func (b *Broker) ClientTLSConfig() *tls.Config {
+	return &tls.Config{
+		RootCAs:      b.CA.CertPool(),
+		Certificates: []tls.Certificate{b.device.TLSCertificate()},
+		ServerName:   b.Host(),
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+// Mochi returns the running mochi server (it changes on Restart).
+func (b *Broker) Mochi() *mqtt.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.srv
+}
+
+// CutLinks closes every client connection on every listener and returns how
+// many it closed; the listeners keep accepting.
+func (b *Broker) CutLinks(mode CutMode) int {
+	n := 0
+	for _, p := range b.proxies() {
+		n += p.CutLinks(mode)
+	}
+	return n
+}
+
+// CutClient closes the connection of one client, found by client id.
+func (b *Broker) CutClient(clientID string, mode CutMode) error {
+	cl, ok := b.Mochi().Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return fmt.Errorf("broker: cut client %q: not connected", clientID)
+	}
+	n := 0
+	for _, p := range b.proxies() {
+		n += p.cutByUpstreamLocal(cl.Net.Remote, mode)
+	}
+	if n == 0 {
+		return fmt.Errorf("broker: cut client %q: no link from %s", clientID, cl.Net.Remote)
+	}
+	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "cut client link with " + mode.String()})
+	return nil
+}
+
+// DisconnectClient ends one client's session from the broker side: an MQTT
+// DISCONNECT, then the socket is closed.
+func (b *Broker) DisconnectClient(clientID string) error {
+	srv := b.Mochi()
+	cl, ok := srv.Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return fmt.Errorf("broker: disconnect client %q: not connected", clientID)
+	}
+	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "disconnect client"})
+	// mochi returns the reason code itself as the error.
+	if err := srv.DisconnectClient(cl, packets.ErrServerShuttingDown); err != nil && !errors.Is(err, packets.ErrServerShuttingDown) {
+		return fmt.Errorf("broker: disconnect client %q: %w", clientID, err)
+	}
+	return nil
+}
+
+// Refuse makes new connections fail with ECONNREFUSED on every listener,
+// until Accept.
+func (b *Broker) Refuse() {
+	for _, p := range b.proxies() {
+		p.Refuse()
+	}
+}
+
+// Accept ends Refuse: the same ports accept again.
+func (b *Broker) Accept() error {
+	for _, p := range b.proxies() {
+		if err := p.Accept(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Blackhole holds all traffic on every link without closing anything, until
+// Restore.
+func (b *Broker) Blackhole() {
+	for _, p := range b.proxies() {
+		p.Blackhole()
+	}
+}
+
+// Restore ends Blackhole; held bytes are delivered.
+func (b *Broker) Restore() {
+	for _, p := range b.proxies() {
+		p.Restore()
+	}
+}
+
+// RejectConnect makes the broker answer every CONNECT with a CONNACK carrying
+// the MQTT 3.1.1 return code rc (1–5) and close the connection, until
+// AllowConnect.
+func (b *Broker) RejectConnect(rc byte) error {
+	if _, ok := v3Refusals[rc]; !ok {
+		return fmt.Errorf("broker: reject connect: return code %d is not an MQTT 3.1.1 refusal (1-5)", rc)
+	}
+	b.faults.connackCode.Store(uint32(rc))
+	b.Events.add(Event{Kind: KindFault, Detail: "reject CONNECT with rc " + describeRefusal(rc)})
+	return nil
+}
+
+// AllowConnect ends RejectConnect.
+func (b *Broker) AllowConnect() {
+	b.faults.connackCode.Store(0)
+	b.Events.add(Event{Kind: KindFault, Detail: "allow CONNECT"})
+}
+
+// WithholdPuback makes the broker drop client PUBLISH packets without
+// PUBACK and without delivery (on true), or behave normally (on false).
+func (b *Broker) WithholdPuback(on bool) {
+	b.faults.withholdPuback.Store(on)
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("withhold PUBACK: %v", on)})
+}
+
+// AckWithoutDelivery makes the broker acknowledge client PUBLISH packets but
+// deliver them to nobody (on true), or behave normally (on false).
+func (b *Broker) AckWithoutDelivery(on bool) {
+	b.faults.ackNoDelivery.Store(on)
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("PUBACK without delivery: %v", on)})
+}
+
+// Restart replaces the mochi server with a fresh one, as a broker restart
+// would: every link is cut, every session and retained message is lost, and
+// the ports stay the same. Inline subscriptions (Subscribe) are carried over.
+func (b *Broker) Restart() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("broker: restart: closed")
+	}
+	old := b.srv
+	srv, err := b.startServer() // proxies now send new links to srv
+	if err != nil {
+		return err
+	}
+	b.srv = srv
+	for in := range b.inboxes {
+		if err := in.subscribe(srv); err != nil {
+			return err
+		}
+	}
+	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
+	for _, p := range b.proxies() {
+		p.cutWhere(func(*link) bool { return true }, FIN)
+	}
+	return stopServer(old)
+}
+
+// Publish publishes a message from the broker itself (mochi's inline client).
+func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	if err := b.Mochi().Publish(topic, payload, retain, qos); err != nil {
+		return fmt.Errorf("broker: publish to %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Close stops the broker: it closes the proxies and their links, stops mochi
+// and waits for every goroutine, then deletes the credential files. It is
+// safe to call more than once.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	srv := b.srv
+	inboxes := b.inboxes
+	b.inboxes = nil
+	b.mu.Unlock()
+
+	for _, p := range []*Proxy{b.mtls, b.tcp} {
+		if p != nil {
+			p.Close()
+		}
+	}
+	var err error
+	if srv != nil {
+		err = stopServer(srv)
+	}
+	for in := range inboxes {
+		in.close()
+	}
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// faults holds the protocol faults currently switched on. It outlives a
+// Restart, so a fault set before a restart still applies after it.
+type faults struct {
+	connackCode    atomic.Uint32 // 0: accept; otherwise the MQTT 3.1.1 return code to refuse with
+	withholdPuback atomic.Bool
+	ackNoDelivery  atomic.Bool
+}
+
+// v3Refusals maps MQTT 3.1.1 CONNACK return codes to the mochi codes that
+// encode to them.
+var v3Refusals = map[byte]packets.Code{
+	1: packets.ErrUnsupportedProtocolVersion,
+	2: packets.ErrClientIdentifierNotValid,
+	3: packets.ErrServerUnavailable,
+	4: packets.ErrMalformedUsername,
+	5: packets.ErrBadUsernameOrPassword,
+}
+
+// controlHook authorises every client that got through the listener (mutual
+// TLS has already verified its certificate) and applies the protocol faults.
+// It must be the only hook that authenticates: mochi ORs them.
+type controlHook struct {
+	mqtt.HookBase
+	srv    *mqtt.Server
+	faults *faults
+}
+
+func (h *controlHook) ID() string { return "iotmqtt-control" }
+
+func (h *controlHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish}, []byte{b})
+}
+
+func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	rc := byte(h.faults.connackCode.Load())
+	if rc == 0 {
+		return nil
+	}
+	code := v3Refusals[rc]
+	if err := h.srv.SendConnack(cl, code, false, nil); err != nil {
+		return err
+	}
+	return code
+}
+
+func (h *controlHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+func (h *controlHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+
+func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	switch {
+	case h.faults.withholdPuback.Load():
+		return pk, packets.ErrRejectPacket
+	case h.faults.ackNoDelivery.Load():
+		return pk, packets.CodeSuccessIgnore
+	}
+	return pk, nil
+}
+
+// recordHook records what the broker reads from and writes to clients.
+type recordHook struct {
+	mqtt.HookBase
+	rec *Recorder
+	// clientAddr maps mochi's view of a remote address (the proxy's
+	// upstream socket) to the device's own address.
+	clientAddr func(string) string
+}
+
+func (h *recordHook) ID() string { return "iotmqtt-recorder" }
+
+func (h *recordHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketSent, mqtt.OnDisconnect}, []byte{b})
+}
+
+func (h *recordHook) base(cl *mqtt.Client, k Kind) Event {
+	return Event{Kind: k, ClientID: cl.ID, Listener: cl.Net.Listener, Remote: h.clientAddr(cl.Net.Remote)}
+}
+
+func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		e := h.base(cl, KindConnect)
+		e.ClientID = pk.Connect.ClientIdentifier
+		e.Keepalive = pk.Connect.Keepalive
+		e.CleanSession = pk.Connect.Clean
+		e.Username = string(pk.Connect.Username)
+		if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			e.ServerName, e.ALPN = st.ServerName, st.NegotiatedProtocol
+			if len(st.PeerCertificates) > 0 {
+				e.PeerCN = st.PeerCertificates[0].Subject.CommonName
+			}
+		}
+		h.rec.add(e)
+	case packets.Subscribe, packets.Unsubscribe:
+		k := KindSubscribe
+		if pk.FixedHeader.Type == packets.Unsubscribe {
+			k = KindUnsubscribe
+		}
+		e := h.base(cl, k)
+		e.PacketID = pk.PacketID
+		for _, f := range pk.Filters {
+			e.Filters = append(e.Filters, TopicFilter{Filter: f.Filter, QoS: f.Qos})
+		}
+		h.rec.add(e)
+	case packets.Publish:
+		h.rec.add(h.publishEvent(cl, KindPublish, pk))
+	case packets.Pingreq:
+		h.rec.add(h.base(cl, KindPingreq))
+	}
+	return pk, nil
+}
+
+func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Event {
+	e := h.base(cl, k)
+	e.Topic = pk.TopicName
+	e.Payload = bytes.Clone(pk.Payload)
+	e.QoS = pk.FixedHeader.Qos
+	e.Dup = pk.FixedHeader.Dup
+	e.Retain = pk.FixedHeader.Retain
+	e.PacketID = pk.PacketID
+	return e
+}
+
+func (h *recordHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		e := h.base(cl, KindConnack)
+		e.ReturnCode = pk.ReasonCode
+		e.SessionPresent = pk.SessionPresent
+		h.rec.add(e)
+	case packets.Suback:
+		e := h.base(cl, KindSuback)
+		e.PacketID = pk.PacketID
+		e.ReturnCodes = bytes.Clone(pk.ReasonCodes)
+		h.rec.add(e)
+	case packets.Puback:
+		e := h.base(cl, KindPuback)
+		e.PacketID = pk.PacketID
+		h.rec.add(e)
+	case packets.Publish:
+		h.rec.add(h.publishEvent(cl, KindDeliver, pk))
+	}
+}
+
+func (h *recordHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	if cl.Net.Inline {
+		return
+	}
+	e := h.base(cl, KindDisconnect)
+	if err != nil {
+		e.Cause = err.Error()
+	}
+	h.rec.add(e)
+}
+
+// describeRefusal names a CONNACK return code.
+func describeRefusal(rc byte) string {
+	if c, ok := v3Refusals[rc]; ok {
+		return fmt.Sprintf("%d (%s)", rc, c.Reason)
+	}
+	return fmt.Sprintf("%d", rc)
+}

@@ -1,0 +1,366 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// CutMode says how CutLinks ends a connection.
+type CutMode int
+
+const (
+	// FIN closes the sockets normally: the client reads EOF.
+	FIN CutMode = iota
+	// RST aborts the client's socket (SO_LINGER 0): the client reads
+	// "connection reset by peer".
+	RST
+)
+
+// String names the mode.
+func (m CutMode) String() string {
+	if m == RST {
+		return "RST"
+	}
+	return "FIN"
+}
+
+// dialTimeout bounds the proxy's dial to its upstream.
+const dialTimeout = 5 * time.Second
+
+// ProxyOption configures a Proxy.
+type ProxyOption func(*Proxy)
+
+// ProxyListenAddr sets the address the proxy listens on (default
+// "127.0.0.1:0", an ephemeral loopback port).
+func ProxyListenAddr(addr string) ProxyOption { return func(p *Proxy) { p.listenAddr = addr } }
+
+// ProxyRecorder makes the proxy record its TCP accepts and the faults applied
+// to it, under the given listener name.
+func ProxyRecorder(r *Recorder, name string) ProxyOption {
+	return func(p *Proxy) { p.rec, p.name = r, name }
+}
+
+// Proxy is a TCP proxy that injects link faults. It forwards bytes unchanged,
+// so it is transparent to TLS and WebSocket: mutual TLS still ends at the
+// upstream server, which may be the embedded broker or any real endpoint.
+//
+// Faults: CutLinks (FIN or RST), Refuse/Accept (connection refused on the same
+// port, then accept again) and Blackhole/Restore (sockets stay open, bytes are
+// held, and delivered on Restore).
+type Proxy struct {
+	listenAddr string
+	rec        *Recorder
+	name       string
+
+	mu        sync.Mutex // guards the fields below
+	addr      string     // fixed after the first listen
+	upstream  string
+	ln        net.Listener // nil while refusing or closed
+	links     map[*link]struct{}
+	gate      chan struct{} // closed while traffic flows; open (blocking) while blackholed
+	blackhole bool
+	closed    bool
+
+	wg sync.WaitGroup // accept loops and copiers
+}
+
+// NewProxy starts a proxy in front of upstream ("host:port").
+func NewProxy(upstream string, opts ...ProxyOption) (*Proxy, error) {
+	p := &Proxy{
+		listenAddr: "127.0.0.1:0",
+		upstream:   upstream,
+		links:      make(map[*link]struct{}),
+		gate:       make(chan struct{}),
+	}
+	close(p.gate)
+	for _, o := range opts {
+		o(p)
+	}
+	ln, err := net.Listen("tcp", p.listenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: proxy listen: %w", err)
+	}
+	p.addr = ln.Addr().String()
+	p.mu.Lock()
+	p.serve(ln)
+	p.mu.Unlock()
+	return p, nil
+}
+
+// Addr returns the address clients dial ("127.0.0.1:port"). It stays the same
+// across Refuse and Accept.
+func (p *Proxy) Addr() string { return p.addr }
+
+// Upstream returns the address the proxy forwards to.
+func (p *Proxy) Upstream() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upstream
+}
+
+// SetUpstream changes where new connections are forwarded; existing links
+// are left alone.
+func (p *Proxy) SetUpstream(addr string) {
+	p.mu.Lock()
+	p.upstream = addr
+	p.mu.Unlock()
+}
+
+// Links returns the number of open client connections.
+func (p *Proxy) Links() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.links)
+}
+
+// CutLinks closes every open connection and returns how many it closed.
+// New connections are still accepted.
+func (p *Proxy) CutLinks(mode CutMode) int {
+	n := p.cutWhere(func(*link) bool { return true }, mode)
+	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("cut %d link(s) with %v", n, mode)})
+	return n
+}
+
+// cutByUpstreamLocal closes the link whose upstream socket has the given local
+// address (the remote address the upstream server sees).
+func (p *Proxy) cutByUpstreamLocal(addr string, mode CutMode) int {
+	return p.cutWhere(func(l *link) bool { return l.upLocal == addr }, mode)
+}
+
+// clientAddr maps the upstream-side local address of a link to the address
+// of the client on the other side, or "" if unknown.
+func (p *Proxy) clientAddr(upLocal string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for l := range p.links {
+		if l.upLocal == upLocal {
+			return l.clientAddr
+		}
+	}
+	return ""
+}
+
+func (p *Proxy) cutWhere(match func(*link) bool, mode CutMode) int {
+	p.mu.Lock()
+	var cut []*link
+	for l := range p.links {
+		if match(l) {
+			cut = append(cut, l)
+		}
+	}
+	p.mu.Unlock()
+	for _, l := range cut {
+		l.close(mode)
+	}
+	return len(cut)
+}
+
+// Refuse closes the listening socket: new connections get ECONNREFUSED.
+// Existing links are untouched.
+func (p *Proxy) Refuse() {
+	p.mu.Lock()
+	ln := p.ln
+	p.ln = nil
+	p.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	p.record(Event{Kind: KindFault, Detail: "refuse new connections"})
+}
+
+// Accept listens again on the same address after Refuse.
+func (p *Proxy) Accept() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("broker: proxy closed")
+	}
+	if p.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("broker: proxy accept again on %s: %w", p.addr, err)
+	}
+	p.serve(ln)
+	p.record(Event{Kind: KindFault, Detail: "accept new connections"})
+	return nil
+}
+
+// Blackhole stops all traffic without closing anything: bytes are held in
+// both directions and a close by either side is not passed on. New
+// connections are accepted at the TCP level but carry nothing. It models a
+// silent network partition, which only keepalive detects.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.blackhole {
+		p.blackhole = true
+		p.gate = make(chan struct{})
+	}
+	p.record(Event{Kind: KindFault, Detail: "blackhole"})
+}
+
+// Restore ends a Blackhole; held bytes are delivered.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blackhole {
+		p.blackhole = false
+		close(p.gate)
+	}
+	p.record(Event{Kind: KindFault, Detail: "restore"})
+}
+
+// Close stops listening, closes every link and waits for the proxy's
+// goroutines. It is safe to call more than once.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	ln := p.ln
+	p.ln = nil
+	p.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	p.cutWhere(func(*link) bool { return true }, FIN)
+	p.wg.Wait()
+	return nil
+}
+
+// serve starts an accept loop on ln. p.mu must be held.
+func (p *Proxy) serve(ln net.Listener) {
+	p.ln = ln
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.handle(c)
+			}()
+		}
+	}()
+}
+
+// handle dials upstream for an accepted connection and starts its copiers.
+func (p *Proxy) handle(c net.Conn) {
+	p.record(Event{Kind: KindAccept, Remote: c.RemoteAddr().String()})
+	p.mu.Lock()
+	upstream := p.upstream
+	p.mu.Unlock()
+	up, err := net.DialTimeout("tcp", upstream, dialTimeout)
+	if err != nil {
+		c.Close()
+		return
+	}
+	l := &link{client: c, up: up, clientAddr: c.RemoteAddr().String(), upLocal: up.LocalAddr().String(), done: make(chan struct{})}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		l.close(FIN)
+		return
+	}
+	p.links[l] = struct{}{}
+	p.wg.Add(2)
+	p.mu.Unlock()
+	go p.copy(l, up, c)
+	go p.copy(l, c, up)
+}
+
+// copy moves bytes from src to dst until either side fails, holding them
+// while the proxy is blackholed.
+func (p *Proxy) copy(l *link, dst, src net.Conn) {
+	defer p.wg.Done()
+	defer p.forget(l)
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if !p.waitFlowing(l) {
+			return
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				l.close(FIN)
+				return
+			}
+		}
+		if err != nil {
+			l.close(FIN)
+			return
+		}
+	}
+}
+
+// waitFlowing blocks while the proxy is blackholed. It returns false if the
+// link was closed meanwhile.
+func (p *Proxy) waitFlowing(l *link) bool {
+	for {
+		p.mu.Lock()
+		gate := p.gate
+		p.mu.Unlock()
+		select {
+		case <-gate:
+			// The gate may have been replaced by a new blackhole between the
+			// read and the close of this one; check again.
+			p.mu.Lock()
+			flowing := !p.blackhole
+			p.mu.Unlock()
+			if flowing {
+				return true
+			}
+		case <-l.done:
+			return false
+		}
+	}
+}
+
+func (p *Proxy) forget(l *link) {
+	p.mu.Lock()
+	delete(p.links, l)
+	p.mu.Unlock()
+}
+
+func (p *Proxy) record(e Event) {
+	if p.rec != nil {
+		e.Listener = p.name
+		p.rec.add(e)
+	}
+}
+
+// link is one proxied client connection.
+type link struct {
+	client, up net.Conn
+	clientAddr string // the client's address
+	upLocal    string // our address as the upstream sees it
+
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *link) close(mode CutMode) {
+	l.once.Do(func() {
+		if mode == RST {
+			for _, c := range []net.Conn{l.client, l.up} {
+				if tc, ok := c.(*net.TCPConn); ok {
+					tc.SetLinger(0)
+				}
+			}
+		}
+		l.client.Close()
+		l.up.Close()
+		close(l.done)
+	})
+}

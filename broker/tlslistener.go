@@ -1,0 +1,110 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
+
+// handshakeTimeout bounds a TLS handshake on the broker side.
+const handshakeTimeout = 10 * time.Second
+
+// tlsListener completes each TLS handshake before handing the connection to
+// mochi, so a refused handshake is recorded with its cause (mochi itself
+// would only see a failed read) and hooks see a *tls.Conn whose
+// ConnectionState is complete.
+type tlsListener struct {
+	inner net.Listener
+	cfg   *tls.Config
+	rec   *Recorder
+	name  string
+	// clientAddr maps a connection's remote address to the device's
+	// address in front of the proxy.
+	clientAddr func(string) string
+
+	ready chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex // guards pending
+	pending map[net.Conn]struct{}
+}
+
+func newTLSListener(inner net.Listener, cfg *tls.Config, rec *Recorder, name string, clientAddr func(string) string) *tlsListener {
+	l := &tlsListener{
+		inner: inner, cfg: cfg, rec: rec, name: name, clientAddr: clientAddr,
+		ready:   make(chan net.Conn),
+		done:    make(chan struct{}),
+		pending: make(map[net.Conn]struct{}),
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func (l *tlsListener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		raw, err := l.inner.Accept()
+		if err != nil {
+			return
+		}
+		l.mu.Lock()
+		l.pending[raw] = struct{}{}
+		l.mu.Unlock()
+		l.wg.Add(1)
+		go l.handshake(raw)
+	}
+}
+
+func (l *tlsListener) handshake(raw net.Conn) {
+	defer l.wg.Done()
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, raw)
+		l.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	tc := tls.Server(raw, l.cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		l.rec.add(Event{Kind: KindTLSFailure, Remote: l.clientAddr(raw.RemoteAddr().String()), Listener: l.name, Cause: err.Error()})
+		raw.Close()
+		return
+	}
+	select {
+	case l.ready <- tc:
+	case <-l.done:
+		tc.Close()
+	}
+}
+
+// Accept returns the next connection whose handshake succeeded.
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting, aborts handshakes in progress and waits for them.
+func (l *tlsListener) Close() error {
+	l.once.Do(func() {
+		close(l.done)
+		l.inner.Close()
+		l.mu.Lock()
+		for c := range l.pending {
+			c.Close()
+		}
+		l.mu.Unlock()
+	})
+	l.wg.Wait()
+	return nil
+}
+
+func (l *tlsListener) Addr() net.Addr { return l.inner.Addr() }

@@ -1,0 +1,41 @@
+package certs_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/iotmqtt/iotmqtt/certs"
+)
+
+// Generate a CA and a device certificate and write them as AWS's device kit
+// names them.
+func Example() {
+	ca, err := certs.NewCA()
+	if err != nil {
+		panic(err)
+	}
+	device, err := ca.IssueClient("basicPubSub")
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "kit")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	files, err := certs.WriteDeviceFiles(dir, "basicPubSub", ca, device)
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range []string{files.RootCA, files.Cert, files.PrivateKey, files.PublicKey} {
+		info, _ := os.Stat(f)
+		fmt.Println(filepath.Base(f), info.Mode().Perm())
+	}
+	// Output:
+	// root-CA.crt -rw-r--r--
+	// basicPubSub.cert.pem -rw-r--r--
+	// basicPubSub.private.key -rw-------
+	// basicPubSub.public.key -rw-r--r--
+}
