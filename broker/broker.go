@@ -178,7 +178,7 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults}, nil); err != nil {
+	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	inner, err := net.Listen("tcp", "127.0.0.1:0")

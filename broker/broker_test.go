@@ -345,6 +345,9 @@ func TestWithholdPuback(t *testing.T) {
 	first := pc.Publish("t", 1, false, "first").(*paho.PublishToken)
 	pub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t"})
 	require.NoError(t, err)
+	dropped, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, Topic: "t"})
+	require.NoError(t, err)
+	require.Equal(t, pub.PacketID, dropped.PacketID)
 	b.WithholdPuback(false)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "second")))
 
@@ -369,6 +372,8 @@ func TestAckWithoutDelivery(t *testing.T) {
 
 	b.AckWithoutDelivery(true)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "lost")), "the PUBACK arrives")
+	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, Topic: "t"})
+	require.NoError(t, err)
 	b.AckWithoutDelivery(false)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "kept")))
 	m, err := inbox.Next(ctx)

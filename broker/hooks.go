@@ -35,6 +35,7 @@ type controlHook struct {
 	mqtt.HookBase
 	srv    *mqtt.Server
 	faults *faults
+	rec    *Recorder
 }
 
 func (h *controlHook) ID() string { return "iotmqtt-control" }
@@ -63,13 +64,18 @@ func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	var detail string
+	var err error
 	switch {
 	case h.faults.withholdPuback.Load():
-		return pk, packets.ErrRejectPacket
+		detail, err = "PUBLISH dropped: no PUBACK, no delivery", packets.ErrRejectPacket
 	case h.faults.ackNoDelivery.Load():
-		return pk, packets.CodeSuccessIgnore
+		detail, err = "PUBLISH acknowledged, not delivered", packets.CodeSuccessIgnore
+	default:
+		return pk, nil
 	}
-	return pk, nil
+	h.rec.add(Event{Kind: KindFault, ClientID: cl.ID, Listener: cl.Net.Listener, Topic: pk.TopicName, PacketID: pk.PacketID, Detail: detail})
+	return pk, err
 }
 
 // recordHook records what the broker reads from and writes to clients.

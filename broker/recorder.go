@@ -40,7 +40,8 @@ const (
 	// KindDisconnect is the end of a client's session; Cause is empty for a
 	// clean MQTT DISCONNECT and otherwise says what ended it.
 	KindDisconnect
-	// KindFault is a fault applied by the harness (Detail says which).
+	// KindFault is a fault applied by the harness, or applied to one packet
+	// (then ClientID, Topic and PacketID say which); Detail says what.
 	KindFault
 )
 
@@ -129,6 +130,9 @@ func (e Event) String() string {
 	case KindTLSFailure, KindDisconnect:
 		fmt.Fprintf(&b, " cause=%q", e.Cause)
 	case KindFault:
+		if e.Topic != "" {
+			fmt.Fprintf(&b, " topic=%s id=%d", e.Topic, e.PacketID)
+		}
 		fmt.Fprintf(&b, " %s", e.Detail)
 	}
 	if e.Listener != "" {
