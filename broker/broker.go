@@ -414,6 +414,13 @@ func (b *Broker) AckWithoutDelivery(on bool) {
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("PUBACK without delivery: %v", on)})
 }
 
+// RefuseSubscription makes the broker refuse SUBSCRIBE requests for filter
+// (SUBACK 0x80) while refuse is true.
+func (b *Broker) RefuseSubscription(filter string, refuse bool) {
+	b.faults.refuseSubscription(filter, refuse)
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("refuse subscription to %q: %v", filter, refuse)})
+}
+
 // Restart replaces the mochi server with a fresh one, as a broker restart
 // would: every link is cut, every session and retained message is lost, and
 // the ports stay the same. Inline subscriptions (Subscribe) are carried over.

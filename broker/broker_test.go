@@ -477,3 +477,28 @@ func TestEventsCarryTheClientAddress(t *testing.T) {
 	require.Equal(t, "127.0.0.1", u.Hostname())
 	_ = pc
 }
+
+func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	pc := connected(t, b, "subber")
+
+	b.RefuseSubscription("secret/#", true)
+	tok := pc.Subscribe("secret/#", 1, nil)
+	require.NoError(t, wait(tok))
+	require.Equal(t, byte(0x80), tok.(*paho.SubscribeToken).Result()["secret/#"])
+	ack, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "subber"})
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x80}, ack.ReturnCodes)
+
+	b.RefuseSubscription("secret/#", false)
+	got := make(chan struct{}, 1)
+	require.NoError(t, wait(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
+	require.NoError(t, b.Publish("secret/x", []byte("p"), 1, false))
+	<-got
+	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliver, ClientID: "subber"})
+	require.NoError(t, err)
+	a, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliveryAck, ClientID: "subber"})
+	require.NoError(t, err)
+	require.Equal(t, d.PacketID, a.PacketID)
+}

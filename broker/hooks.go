@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -16,6 +17,29 @@ type faults struct {
 	connackCode    atomic.Uint32 // 0: accept; otherwise the MQTT 3.1.1 return code to refuse with
 	withholdPuback atomic.Bool
 	ackNoDelivery  atomic.Bool
+
+	mu             sync.Mutex          // guards refusedFilters
+	refusedFilters map[string]struct{} // SUBSCRIBE filters answered with 0x80
+}
+
+func (f *faults) subscriptionRefused(filter string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.refusedFilters[filter]
+	return ok
+}
+
+func (f *faults) refuseSubscription(filter string, refuse bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refusedFilters == nil {
+		f.refusedFilters = make(map[string]struct{})
+	}
+	if refuse {
+		f.refusedFilters[filter] = struct{}{}
+	} else {
+		delete(f.refusedFilters, filter)
+	}
 }
 
 // v3Refusals maps MQTT 3.1.1 CONNACK return codes to the mochi codes that
@@ -58,7 +82,9 @@ func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 
 func (h *controlHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
-func (h *controlHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+func (h *controlHook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
+	return write || !h.faults.subscriptionRefused(topic)
+}
 
 func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
@@ -131,6 +157,10 @@ func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 		h.rec.add(h.publishEvent(cl, KindPublish, pk))
 	case packets.Pingreq:
 		h.rec.add(h.base(cl, KindPingreq))
+	case packets.Puback:
+		e := h.base(cl, KindDeliveryAck)
+		e.PacketID = pk.PacketID
+		h.rec.add(e)
 	}
 	return pk, nil
 }
@@ -161,8 +191,12 @@ func (h *recordHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) 
 		e.PacketID = pk.PacketID
 		e.ReturnCodes = bytes.Clone(pk.ReasonCodes)
 		h.rec.add(e)
-	case packets.Puback:
-		e := h.base(cl, KindPuback)
+	case packets.Puback, packets.Unsuback:
+		k := KindPuback
+		if pk.FixedHeader.Type == packets.Unsuback {
+			k = KindUnsuback
+		}
+		e := h.base(cl, k)
 		e.PacketID = pk.PacketID
 		h.rec.add(e)
 	case packets.Publish:

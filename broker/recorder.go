@@ -29,12 +29,17 @@ const (
 	// KindUnsubscribe is an UNSUBSCRIBE received (Filters hold the
 	// filters).
 	KindUnsubscribe
+	// KindUnsuback is an UNSUBACK sent.
+	KindUnsuback
 	// KindPublish is a PUBLISH received from a client.
 	KindPublish
 	// KindPuback is a PUBACK sent to a client (PacketID).
 	KindPuback
 	// KindDeliver is a PUBLISH sent to a client.
 	KindDeliver
+	// KindDeliveryAck is a PUBACK received from a client for a delivery
+	// (PacketID).
+	KindDeliveryAck
 	// KindPingreq is a PINGREQ received.
 	KindPingreq
 	// KindDisconnect is the end of a client's session; Cause is empty for a
@@ -47,8 +52,8 @@ const (
 
 var kindNames = map[Kind]string{
 	KindAccept: "ACCEPT", KindTLSFailure: "TLS-FAILURE", KindConnect: "CONNECT", KindConnack: "CONNACK",
-	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE",
-	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindPingreq: "PINGREQ",
+	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE", KindUnsuback: "UNSUBACK",
+	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindDeliveryAck: "DELIVERY-ACK", KindPingreq: "PINGREQ",
 	KindDisconnect: "DISCONNECT", KindFault: "FAULT",
 }
 
@@ -125,7 +130,7 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " codes=%v", e.ReturnCodes)
 	case KindPublish, KindDeliver:
 		fmt.Fprintf(&b, " topic=%s qos=%d dup=%v id=%d payload=%q", e.Topic, e.QoS, e.Dup, e.PacketID, truncate(e.Payload, 40))
-	case KindPuback:
+	case KindPuback, KindDeliveryAck:
 		fmt.Fprintf(&b, " id=%d", e.PacketID)
 	case KindTLSFailure, KindDisconnect:
 		fmt.Fprintf(&b, " cause=%q", e.Cause)

@@ -1,0 +1,186 @@
+package client_test
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// A slow callback does not delay acknowledgements: the client acks every
+// delivery while the callback is still blocked.
+func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 10)
+	c := connectedClient(t, deviceConfig(b, "slowpoke"))
+	_, err := c.Subscribe(ctx, "slow", client.QoS1, func(client.Message) {
+		entered <- struct{}{}
+		<-release
+	})
+	require.NoError(t, err)
+
+	for range 3 {
+		require.NoError(t, b.Publish("slow", []byte("x"), 1, false))
+	}
+	<-entered
+	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindDeliveryAck, ClientID: "slowpoke"})
+	require.NoError(t, err, "all three acknowledged while the first callback blocks")
+	out, err := c.Publish(ctx, "other", []byte("y"), client.QoS1)
+	require.NoError(t, err, "the client's own requests are not held up either")
+	require.Equal(t, client.Sent, out)
+	close(release)
+	<-entered
+	<-entered
+}
+
+// syncBuffer is a concurrency-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	var logs syncBuffer
+	cfg := deviceConfig(b, "panicky")
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	got := make(chan string, 2)
+	cfg.OnMessage = func(m client.Message) { got <- string(m.Payload) }
+	c := connectedClient(t, cfg)
+	_, err := c.Subscribe(ctx, "p", client.QoS1, func(m client.Message) {
+		if string(m.Payload) == "boom" {
+			panic("callback exploded")
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, b.Publish("p", []byte("boom"), 1, false))
+	require.NoError(t, b.Publish("p", []byte("fine"), 1, false))
+	require.Equal(t, "fine", <-got, "the panicking message's OnMessage is skipped; the next one is delivered")
+	require.Contains(t, logs.String(), "callback panicked")
+	require.Contains(t, logs.String(), "callback exploded")
+	out, err := c.Publish(ctx, "p2", nil, client.QoS1)
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+}
+
+// Sync calls made inside a callback complete (in the Python SDK they always
+// time out).
+func TestSyncCallsInsideACallbackComplete(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "reentrant"))
+	results := make(chan string, 3)
+	_, err := c.Subscribe(ctx, "req", client.QoS1, func(m client.Message) {
+		out, err := c.Publish(ctx, "resp", m.Payload, client.QoS1)
+		results <- out.String() + " " + errString(err)
+		out, err = c.Subscribe(ctx, "more", client.QoS1, nil)
+		results <- out.String() + " " + errString(err)
+		out, err = c.Unsubscribe(ctx, "more")
+		results <- out.String() + " " + errString(err)
+	})
+	require.NoError(t, err)
+	require.NoError(t, b.Publish("req", []byte("ping"), 1, false))
+	for range 3 {
+		select {
+		case r := <-results:
+			require.Equal(t, "sent <nil>", r)
+		case <-ctx.Done():
+			t.Fatal("a sync call inside a callback did not complete")
+		}
+	}
+	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "resp"})
+	require.NoError(t, err)
+	require.Equal(t, "ping", string(ev.Payload))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// Messages carry topic, payload, QoS, retain and dup; overlapping filters
+// each get the message, in subscription order, then OnMessage.
+func TestMessageFieldsAndRouting(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	var mu sync.Mutex
+	var order []string
+	record := func(who string) client.MessageHandler {
+		return func(client.Message) { mu.Lock(); order = append(order, who); mu.Unlock() }
+	}
+	got := make(chan client.Message, 10)
+	cfg := deviceConfig(b, "router")
+	cfg.OnMessage = func(m client.Message) { record("onMessage")(m); got <- m }
+	c := connectedClient(t, cfg)
+
+	require.NoError(t, b.Publish("a/b", []byte("kept"), 1, true))
+	_, err := c.Subscribe(ctx, "a/#", client.QoS1, record("a/#"))
+	require.NoError(t, err)
+	m := <-got
+	require.Equal(t, client.Message{Topic: "a/b", Payload: []byte("kept"), QoS: client.QoS1, Retain: true, MessageID: m.MessageID}, m)
+	require.NotZero(t, m.MessageID)
+
+	_, err = c.Subscribe(ctx, "a/b", client.QoS1, record("a/b"))
+	require.NoError(t, err)
+	<-got // the retained message again, for the new subscription
+	mu.Lock()
+	order = nil
+	mu.Unlock()
+	require.NoError(t, b.Publish("a/b", []byte("live"), 0, false))
+	m = <-got
+	require.Equal(t, client.QoS0, m.QoS)
+	require.False(t, m.Retain)
+	mu.Lock()
+	require.Equal(t, []string{"a/#", "a/b", "onMessage"}, order)
+	mu.Unlock()
+}
+
+// With a persistent session the broker redelivers what the client missed,
+// flagged as duplicate.
+func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "persistent")
+	cfg.CleanSession = false
+	got := make(chan client.Message, 10)
+	c := connectedClient(t, cfg)
+	_, err := c.Subscribe(ctx, "p", client.QoS1, func(m client.Message) { got <- m })
+	require.NoError(t, err)
+	// Let the broker start a delivery the client never acknowledges.
+	b.Blackhole()
+	require.NoError(t, b.Publish("p", []byte("in flight"), 1, false))
+	b.CutLinks(broker.FIN)
+	b.Restore()
+	select {
+	case m := <-got:
+		require.Equal(t, "in flight", string(m.Payload))
+		require.True(t, m.Duplicate)
+	case <-ctx.Done():
+		t.Fatal("not redelivered")
+	}
+	ack, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: "persistent", Where: func(e broker.Event) bool { return e.SessionPresent }})
+	require.NoError(t, err)
+	require.True(t, ack.SessionPresent)
+}

@@ -1,0 +1,476 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Status is where the client is in its connection life.
+type Status int
+
+const (
+	// StatusIdle: not connected and not trying (before Connect, after
+	// Disconnect, or after a failed first Connect).
+	StatusIdle Status = iota
+	// StatusConnecting: connecting, or waiting out the back-off before the
+	// next attempt. Requests are queued.
+	StatusConnecting
+	// StatusRecovering: connected, renewing subscriptions and draining the
+	// offline queue. New requests join the queue's tail.
+	StatusRecovering
+	// StatusStable: connected with nothing queued. Requests go straight out.
+	StatusStable
+)
+
+// String names the status.
+func (s Status) String() string {
+	switch s {
+	case StatusIdle:
+		return "idle"
+	case StatusConnecting:
+		return "connecting"
+	case StatusRecovering:
+		return "recovering"
+	case StatusStable:
+		return "stable"
+	default:
+		return fmt.Sprintf("Status(%d)", int(s))
+	}
+}
+
+// Client is an MQTT 3.1.1 device client for AWS IoT Core, the counterpart of
+// AWSIoTPythonSDK's AWSIoTMQTTClient. Create it with New; it is safe for
+// concurrent use.
+//
+// One goroutine owns the connection: it connects, notices a loss, waits out
+// the back-off, reconnects, renews subscriptions and drains the offline
+// queue. Requests made while the client is not stable wait in the offline
+// queue, in order, and nothing leaves the queue until a live connection has
+// taken it (for QoS 1, until the PUBACK).
+type Client struct {
+	cfg           Config
+	tls           *tls.Config
+	log           *slog.Logger
+	drainInterval time.Duration
+
+	mu     sync.Mutex // guards the fields below
+	status Status
+	link   *link // the live connection, or nil
+	gen    uint32
+	out    outbox
+	subs   subscriptions
+	run    *run        // the current Connect…Disconnect, or nil
+	disp   *dispatcher // the latest run's dispatcher (callbacks stay ordered across runs)
+}
+
+// run is one Connect…Disconnect span: its owner goroutine and dispatcher.
+type run struct {
+	cancel context.CancelFunc
+	disp   *dispatcher
+	done   chan struct{} // closed when the owner goroutine and its watchers have exited
+	wg     sync.WaitGroup
+
+	firstOnce sync.Once
+	first     chan error  // the first connection attempt's result, buffered 1
+	onFirst   func(error) // ConnectAsync's ack callback
+	onStopped []func(error)
+}
+
+// New validates cfg, loads its credentials, and returns a client that is
+// not yet connected. Errors name the bad setting (see ConfigError).
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t, err := cfg.buildTLS()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	limit := cfg.OfflineQueueSize
+	if limit < 0 {
+		limit = QueueInfinite
+	}
+	return &Client{
+		cfg:           cfg,
+		tls:           t,
+		log:           log,
+		drainInterval: cfg.drainInterval(),
+		out:           outbox{limit: limit, drop: cfg.DropBehavior},
+	}, nil
+}
+
+// Status returns the client's connection status.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// QueuedRequests returns how many requests wait in the offline queue.
+func (c *Client) QueuedRequests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.queued
+}
+
+// Connect connects to the broker and starts the connection owner, which
+// keeps the client connected until Disconnect. The attempt (dial, TLS
+// handshake, CONNACK) is bounded by the connect/disconnect timeout and ctx.
+// A refused CONNACK is a *ConnectError. Unless Config.RetryFirstConnect is
+// set, a failed first attempt is returned at once and the client stays idle.
+func (c *Client) Connect(ctx context.Context) error {
+	r, err := c.start(nil)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-r.first:
+		if err != nil {
+			<-r.done
+		}
+		return err
+	case <-ctx.Done():
+		r.cancel()
+		<-r.done
+		return ctxError(ctx, "connecting to "+c.endpoint())
+	}
+}
+
+// ConnectAsync starts connecting and returns at once. ackCallback, if not
+// nil, receives the result of the connection (nil, or why it failed).
+func (c *Client) ConnectAsync(ackCallback func(error)) error {
+	_, err := c.start(ackCallback)
+	return err
+}
+
+func (c *Client) start(onFirst func(error)) (*run, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.run != nil {
+		return nil, ErrAlreadyConnected
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.disp = startDispatcher(c.log, c.disp)
+	r := &run{cancel: cancel, disp: c.disp, done: make(chan struct{}), first: make(chan error, 1), onFirst: onFirst}
+	c.run = r
+	c.status = StatusConnecting
+	go c.own(ctx, r)
+	return r, nil
+}
+
+// Disconnect sends DISCONNECT if connected, stops the connection owner
+// (no more reconnects) and returns once it has stopped, bounded by the
+// connect/disconnect timeout and ctx. Offline, it returns at once. Requests
+// still queued or unacknowledged stay queued for the next Connect.
+// Callbacks already queued (including OnOffline) still run afterwards.
+func (c *Client) Disconnect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectDisconnectTimeout)
+	defer cancel()
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r == nil {
+		return ErrNotConnected
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "disconnecting")
+	}
+}
+
+// DisconnectAsync starts disconnecting and returns at once; ackCallback, if
+// not nil, is called once the client has stopped.
+func (c *Client) DisconnectAsync(ackCallback func(error)) error {
+	c.mu.Lock()
+	r := c.run
+	if r != nil && ackCallback != nil {
+		r.onStopped = append(r.onStopped, ackCallback)
+	}
+	c.mu.Unlock()
+	if r == nil {
+		return ErrNotConnected
+	}
+	r.cancel()
+	return nil
+}
+
+// Publish publishes payload to topic and, when the request goes straight
+// out, waits for the PUBACK (QoS1) or the write (QoS0), bounded by the
+// operation timeout and ctx. Offline it returns Queued (or
+// QueuedDroppedOldest) at once. The payload is copied. Invalid topics, QoS 2
+// and oversize payloads are refused before anything is queued.
+func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos QoS) (Outcome, error) {
+	r, err := c.newPublish(topic, payload, qos, nil)
+	if err != nil {
+		return 0, err
+	}
+	return c.do(ctx, r)
+}
+
+// PublishAsync publishes without waiting. ackCallback, if not nil, receives
+// the result once the request completes (QoS1: PUBACK; QoS0: written), even
+// if it went through the offline queue; ErrDropped if DropOldest dropped it.
+func (c *Client) PublishAsync(topic string, payload []byte, qos QoS, ackCallback func(error)) (Outcome, error) {
+	r, err := c.newPublish(topic, payload, qos, ackCallback)
+	if err != nil {
+		return 0, err
+	}
+	return c.doAsync(r)
+}
+
+// Subscribe subscribes to a topic filter and waits for the SUBACK, bounded
+// by the operation timeout and ctx. callback receives the filter's messages
+// (it may be nil: OnMessage still sees them). A refused filter is a
+// *SubscribeError and is not renewed on reconnect. The subscription is
+// renewed after every reconnect.
+func (c *Client) Subscribe(ctx context.Context, topic string, qos QoS, callback MessageHandler) (Outcome, error) {
+	r, err := c.newSubscribe(topic, qos, nil, callback)
+	if err != nil {
+		return 0, err
+	}
+	return c.do(ctx, r)
+}
+
+// SubscribeAsync subscribes without waiting. ackCallback, if not nil,
+// receives the SUBACK's result; messageCallback receives the messages.
+func (c *Client) SubscribeAsync(topic string, qos QoS, ackCallback func(error), messageCallback MessageHandler) (Outcome, error) {
+	r, err := c.newSubscribe(topic, qos, ackCallback, messageCallback)
+	if err != nil {
+		return 0, err
+	}
+	return c.doAsync(r)
+}
+
+// Unsubscribe removes a subscription and waits for the UNSUBACK, bounded by
+// the operation timeout and ctx. Messages for the filter stop being
+// delivered when the UNSUBSCRIBE is sent.
+func (c *Client) Unsubscribe(ctx context.Context, topic string) (Outcome, error) {
+	r, err := c.newUnsubscribe(topic, nil)
+	if err != nil {
+		return 0, err
+	}
+	return c.do(ctx, r)
+}
+
+// UnsubscribeAsync unsubscribes without waiting. ackCallback, if not nil,
+// receives the UNSUBACK's result.
+func (c *Client) UnsubscribeAsync(topic string, ackCallback func(error)) (Outcome, error) {
+	r, err := c.newUnsubscribe(topic, ackCallback)
+	if err != nil {
+		return 0, err
+	}
+	return c.doAsync(r)
+}
+
+func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(error)) (*request, error) {
+	if err := validateTopicName(topic); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, topic, err)
+	}
+	if qos > QoS1 {
+		return nil, fmt.Errorf("%w: got %d", ErrInvalidQoS, qos)
+	}
+	if len(payload) > c.cfg.MaxPayloadSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(payload), c.cfg.MaxPayloadSize)
+	}
+	p := make([]byte, len(payload))
+	copy(p, payload)
+	return &request{kind: kindPublish, topic: topic, payload: p, qos: qos, onAck: onAck}, nil
+}
+
+func (c *Client) newSubscribe(filter string, qos QoS, onAck func(error), handler MessageHandler) (*request, error) {
+	if err := validateTopicFilter(filter); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, filter, err)
+	}
+	if qos > QoS1 {
+		return nil, fmt.Errorf("%w: got %d", ErrInvalidQoS, qos)
+	}
+	return &request{kind: kindSubscribe, topic: filter, qos: qos, onAck: onAck, handler: handler}, nil
+}
+
+func (c *Client) newUnsubscribe(filter string, onAck func(error)) (*request, error) {
+	if err := validateTopicFilter(filter); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, filter, err)
+	}
+	return &request{kind: kindUnsubscribe, topic: filter, onAck: onAck}, nil
+}
+
+// submit routes an accepted request: straight out on a stable connection
+// with nothing queued (returning that connection), otherwise into the
+// offline queue.
+func (c *Client) submit(r *request) (Outcome, *link, error) {
+	c.mu.Lock()
+	if c.run == nil {
+		c.mu.Unlock()
+		return 0, nil, ErrNotConnected
+	}
+	if c.status == StatusStable && c.out.queued == 0 {
+		l := c.link
+		c.out.sendDirect(r, l.gen)
+		c.beforeSend(r)
+		c.mu.Unlock()
+		return Sent, l, nil
+	}
+	outcome, dropped, err := c.out.enqueue(r)
+	disp := c.run.disp
+	c.mu.Unlock()
+	if dropped != nil && dropped.onAck != nil {
+		disp.push(func() { dropped.onAck(ErrDropped) })
+	}
+	if err == nil {
+		c.log.Debug("client: request queued", "kind", r.kind, "topic", r.topic, "outcome", outcome)
+	}
+	return outcome, nil, err
+}
+
+// do submits a request and, if it went straight out, waits for its
+// acknowledgement.
+func (c *Client) do(ctx context.Context, r *request) (Outcome, error) {
+	outcome, l, err := c.submit(r)
+	if outcome != Sent {
+		return outcome, err
+	}
+	tok := l.send(r)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.OperationTimeout)
+	defer cancel()
+	select {
+	case <-tok.Done():
+		return c.settle(l, r, tok)
+	case <-l.lost:
+		c.settleOrRequeue(l, watchItem{r, tok})
+		return c.outcomeOf(r)
+	case <-ctx.Done():
+		if !l.watch.push(r, tok) {
+			c.settleOrRequeue(l, watchItem{r, tok})
+		}
+		return 0, ctxError(ctx, fmt.Sprintf("waiting for the acknowledgement of %s %q", r.kind, r.topic))
+	}
+}
+
+// doAsync submits a request and, if it went straight out, hands it to the
+// connection's watcher.
+func (c *Client) doAsync(r *request) (Outcome, error) {
+	outcome, l, err := c.submit(r)
+	if outcome == Sent {
+		tok := l.send(r)
+		if !l.watch.push(r, tok) {
+			c.settleOrRequeue(l, watchItem{r, tok})
+			return c.outcomeOf(r)
+		}
+	}
+	return outcome, err
+}
+
+// outcomeOf reports a request's outcome after its connection was lost.
+func (c *Client) outcomeOf(r *request) (Outcome, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.state == stateDone {
+		return Sent, nil
+	}
+	return Queued, nil
+}
+
+// send hands a request to paho.
+func (l *link) send(r *request) paho.Token {
+	switch r.kind {
+	case kindPublish:
+		return l.paho.Publish(r.topic, byte(r.qos), false, r.payload)
+	case kindSubscribe:
+		return l.paho.Subscribe(r.topic, byte(r.qos), nil)
+	default:
+		return l.paho.Unsubscribe(r.topic)
+	}
+}
+
+// beforeSend updates the routing table as a (un)subscribe goes out. c.mu
+// must be held.
+func (c *Client) beforeSend(r *request) {
+	switch r.kind {
+	case kindSubscribe:
+		c.subs.sending(r.topic, r.qos, r.handler)
+	case kindUnsubscribe:
+		c.subs.unsubscribing(r.topic)
+	}
+}
+
+// settle completes a request whose token has completed. A token error means
+// the connection failed under it: the request goes back to the queue and
+// the connection is broken so the owner reconnects.
+func (c *Client) settle(l *link, r *request, tok paho.Token) (Outcome, error) {
+	if err := tok.Error(); err != nil {
+		c.log.Debug("client: request failed on the connection; requeued", "kind", r.kind, "topic", r.topic, "error", err)
+		c.requeue(l, r)
+		l.breakConn()
+		return c.outcomeOf(r)
+	}
+	var result error
+	if r.kind == kindSubscribe {
+		if code := tok.(*paho.SubscribeToken).Result()[r.topic]; code == 0x80 {
+			result = &SubscribeError{Filter: r.topic, ReturnCode: code}
+		}
+	}
+	c.mu.Lock()
+	if !c.out.finish(r, l.gen) {
+		c.mu.Unlock()
+		return c.outcomeOf(r)
+	}
+	switch {
+	case r.kind == kindSubscribe && result != nil:
+		c.subs.delete(r.topic)
+	case r.kind == kindSubscribe:
+		c.subs.granted(r.topic)
+	case r.kind == kindUnsubscribe:
+		c.subs.deleteIfRemoving(r.topic)
+	}
+	c.mu.Unlock()
+	if r.onAck != nil {
+		l.disp.push(func() { r.onAck(result) })
+	}
+	return Sent, result
+}
+
+// requeue puts a request that was in flight on l back in the queue.
+func (c *Client) requeue(l *link, r *request) {
+	c.mu.Lock()
+	c.out.requeue(r, l.gen)
+	c.mu.Unlock()
+}
+
+// onMessage routes a received message to the callbacks (paho's router
+// goroutine; it only queues work, so acknowledgements are never delayed).
+func (c *Client) onMessage(l *link, pm paho.Message) {
+	m := Message{
+		Topic:     pm.Topic(),
+		Payload:   pm.Payload(),
+		QoS:       QoS(pm.Qos()),
+		Retain:    pm.Retained(),
+		Duplicate: pm.Duplicate(),
+		MessageID: pm.MessageID(),
+	}
+	c.mu.Lock()
+	handlers := c.subs.handlers(m.Topic)
+	c.mu.Unlock()
+	onMessage := c.cfg.OnMessage
+	l.disp.push(func() {
+		for _, h := range handlers {
+			h(m)
+		}
+		if onMessage != nil {
+			onMessage(m)
+		}
+	})
+}

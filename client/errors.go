@@ -1,0 +1,145 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Outcome says what became of an accepted request.
+type Outcome int
+
+const (
+	// Sent: a synchronous call's request was acknowledged (QoS1 PUBACK,
+	// SUBACK, UNSUBACK) or, for QoS0, written to the connection; an
+	// asynchronous call's request was handed to the live connection and its
+	// ack callback will report the acknowledgement.
+	Sent Outcome = iota + 1
+	// Queued: the client is offline (or still recovering), so the request
+	// waits in the offline queue and goes out, in order, after reconnecting.
+	Queued
+	// QueuedDroppedOldest: as Queued, but the queue was full, so its oldest
+	// request was dropped to make room (DropOldest). The dropped request's
+	// ack callback receives ErrDropped.
+	QueuedDroppedOldest
+)
+
+// String names the outcome.
+func (o Outcome) String() string {
+	switch o {
+	case Sent:
+		return "sent"
+	case Queued:
+		return "queued"
+	case QueuedDroppedOldest:
+		return "queued (dropped oldest)"
+	default:
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+}
+
+var (
+	// ErrNotConnected: Connect has not been called, or Disconnect was. The
+	// request was not accepted.
+	ErrNotConnected = errors.New("client: not connected (call Connect first)")
+	// ErrAlreadyConnected: Connect or ConnectAsync was called while the
+	// client was already connected or connecting.
+	ErrAlreadyConnected = errors.New("client: already connected or connecting")
+	// ErrQueueFull: offline, and the bounded offline queue is full
+	// (DropNewest). The request was not accepted.
+	ErrQueueFull = errors.New("client: offline queue full")
+	// ErrQueueDisabled: offline, and offline queueing is disabled (size 0).
+	// The request was not accepted.
+	ErrQueueDisabled = errors.New("client: offline, and offline queueing is disabled")
+	// ErrDropped is given to the ack callback of a queued request that
+	// DropOldest removed to make room for a newer one.
+	ErrDropped = errors.New("client: dropped from the offline queue to make room (DropOldest)")
+	// ErrInvalidConfig is wrapped by every *ConfigError.
+	ErrInvalidConfig = errors.New("client: invalid configuration")
+	// ErrInvalidTopic: an empty, malformed or (for publish) wildcard topic.
+	ErrInvalidTopic = errors.New("client: invalid topic")
+	// ErrInvalidQoS: a QoS other than 0 or 1. AWS IoT Core does not
+	// support QoS 2.
+	ErrInvalidQoS = errors.New("client: invalid QoS (AWS IoT Core supports QoS 0 and 1 only)")
+	// ErrPayloadTooLarge: the payload exceeds Config.MaxPayloadSize.
+	ErrPayloadTooLarge = errors.New("client: payload too large")
+	// ErrSubscriptionRefused is wrapped by *SubscribeError.
+	ErrSubscriptionRefused = errors.New("client: subscription refused")
+	// ErrConnectionRefused is wrapped by *ConnectError.
+	ErrConnectionRefused = errors.New("client: connection refused")
+	// ErrTimeout: a blocking call's deadline (the AWS timeout, or the
+	// context's) expired. errors.Is(err, context.DeadlineExceeded) also
+	// holds. A request that timed out stays pending and may still be sent.
+	ErrTimeout error = timeoutError{}
+)
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string        { return "client: timed out" }
+func (timeoutError) Timeout() bool        { return true }
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// ctxError turns the end of a context into the error a blocking call
+// returns: ErrTimeout for a deadline, the context's error otherwise.
+func ctxError(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w %s", ErrTimeout, what)
+	}
+	return fmt.Errorf("client: %s: %w", what, ctx.Err())
+}
+
+// ConfigError names the setting that New rejected, and the Configure method
+// that sets it.
+type ConfigError struct {
+	Setting string // the Config field
+	Method  string // the Configure method that sets it, if any
+	Reason  string
+}
+
+func (e *ConfigError) Error() string {
+	s := fmt.Sprintf("client: invalid configuration: %s %s", e.Setting, e.Reason)
+	if e.Method != "" {
+		s += " (" + e.Method + ")"
+	}
+	return s
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidConfig) hold.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// ConnectError is a CONNACK that refused the connection.
+type ConnectError struct {
+	ReturnCode byte // MQTT 3.1.1 CONNACK return code, 1–5
+}
+
+var connackReasons = map[byte]string{
+	1: "unacceptable protocol version",
+	2: "identifier rejected",
+	3: "server unavailable",
+	4: "bad user name or password",
+	5: "not authorized",
+}
+
+func (e *ConnectError) Error() string {
+	reason := connackReasons[e.ReturnCode]
+	if reason == "" {
+		reason = "unknown return code"
+	}
+	return fmt.Sprintf("client: connection refused by the broker: CONNACK return code %d (%s)", e.ReturnCode, reason)
+}
+
+// Unwrap makes errors.Is(err, ErrConnectionRefused) hold.
+func (e *ConnectError) Unwrap() error { return ErrConnectionRefused }
+
+// SubscribeError is a SUBACK that refused a topic filter (return code 0x80).
+type SubscribeError struct {
+	Filter     string
+	ReturnCode byte
+}
+
+func (e *SubscribeError) Error() string {
+	return fmt.Sprintf("client: subscription to %q refused by the broker (SUBACK 0x%02x)", e.Filter, e.ReturnCode)
+}
+
+// Unwrap makes errors.Is(err, ErrSubscriptionRefused) hold.
+func (e *SubscribeError) Unwrap() error { return ErrSubscriptionRefused }

@@ -1,0 +1,135 @@
+package client
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func queuedTopics(o *outbox) []string {
+	var out []string
+	for r := o.head; r != nil; r = r.next {
+		if r.state == stateQueued {
+			out = append(out, r.topic)
+		}
+	}
+	return out
+}
+
+func req(i int) *request { return &request{kind: kindPublish, topic: strconv.Itoa(i)} }
+
+// The Python SDK's own queue cases (test_offline_request_queue.py).
+func TestQueuePolicies(t *testing.T) {
+	tests := []struct {
+		name         string
+		limit, n     int
+		drop         DropBehavior
+		wantKept     []string
+		wantOutcomes map[Outcome]int
+		wantErrs     map[error]int
+		wantDropped  []string
+	}{
+		{
+			name: "size 3 drop newest keeps the first three", limit: 3, n: 10, drop: DropNewest,
+			wantKept: []string{"0", "1", "2"}, wantOutcomes: map[Outcome]int{Queued: 3}, wantErrs: map[error]int{ErrQueueFull: 7},
+		},
+		{
+			name: "size 3 drop oldest keeps the last three", limit: 3, n: 10, drop: DropOldest,
+			wantKept: []string{"7", "8", "9"}, wantOutcomes: map[Outcome]int{Queued: 3, QueuedDroppedOldest: 7},
+			wantDropped: []string{"0", "1", "2", "3", "4", "5", "6"},
+		},
+		{
+			name: "size 0 rejects all", limit: QueueDisabled, n: 10, drop: DropNewest,
+			wantErrs: map[error]int{ErrQueueDisabled: 10},
+		},
+		{
+			name: "size 20 keeps five", limit: 20, n: 5, drop: DropNewest,
+			wantKept: []string{"0", "1", "2", "3", "4"}, wantOutcomes: map[Outcome]int{Queued: 5},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &outbox{limit: tt.limit, drop: tt.drop}
+			outcomes, errs := map[Outcome]int{}, map[error]int{}
+			var dropped []string
+			for i := range tt.n {
+				out, d, err := o.enqueue(req(i))
+				if err != nil {
+					errs[err]++
+					continue
+				}
+				outcomes[out]++
+				if d != nil {
+					require.Equal(t, stateDone, d.state)
+					dropped = append(dropped, d.topic)
+				}
+			}
+			require.Equal(t, tt.wantKept, queuedTopics(o))
+			require.Equal(t, len(tt.wantKept), o.queued)
+			if tt.wantOutcomes == nil {
+				tt.wantOutcomes = map[Outcome]int{}
+			}
+			if tt.wantErrs == nil {
+				tt.wantErrs = map[error]int{}
+			}
+			require.Equal(t, tt.wantOutcomes, outcomes)
+			require.Equal(t, tt.wantErrs, errs)
+			require.Equal(t, tt.wantDropped, dropped)
+		})
+	}
+}
+
+func TestQueueInfiniteKeepsEverything(t *testing.T) {
+	o := &outbox{limit: QueueInfinite, drop: DropNewest}
+	for i := range 10000 {
+		out, _, err := o.enqueue(req(i))
+		require.NoError(t, err)
+		require.Equal(t, Queued, out)
+	}
+	require.Equal(t, 10000, o.queued)
+}
+
+// Requests in flight go back to the queue in their place, so the drain
+// sends everything in acceptance order.
+func TestRequeueKeepsOrder(t *testing.T) {
+	o := &outbox{limit: QueueInfinite}
+	a, b, c, d := req(0), req(1), req(2), req(3)
+	o.sendDirect(a, 1)
+	o.sendDirect(b, 1)
+	o.sendDirect(c, 1)
+	require.True(t, o.finish(b, 1))
+	_, _, err := o.enqueue(d)
+	require.NoError(t, err)
+	require.Equal(t, 2, o.inflight)
+
+	require.Equal(t, 2, o.requeueGen(1))
+	require.Equal(t, []string{"0", "2", "3"}, queuedTopics(o))
+	require.Equal(t, 0, o.inflight)
+
+	// The drain takes the head first; a late ack for the old connection is
+	// ignored.
+	first := o.firstQueued()
+	require.Same(t, a, first)
+	o.markInflight(first, 2)
+	require.False(t, o.finish(a, 1), "an acknowledgement from a dead connection does not count")
+	require.False(t, o.requeue(a, 1))
+	require.True(t, o.finish(a, 2))
+	require.Same(t, c, o.firstQueued())
+	require.Equal(t, 2, o.queued)
+}
+
+// A full bounded queue with DropOldest never drops what is in flight.
+func TestDropOldestSkipsInflight(t *testing.T) {
+	o := &outbox{limit: 1, drop: DropOldest}
+	a := req(0)
+	o.sendDirect(a, 1)
+	_, _, err := o.enqueue(req(1))
+	require.NoError(t, err)
+	out, dropped, err := o.enqueue(req(2))
+	require.NoError(t, err)
+	require.Equal(t, QueuedDroppedOldest, out)
+	require.Equal(t, "1", dropped.topic)
+	require.Equal(t, stateInflight, a.state)
+	require.Equal(t, []string{"2"}, queuedTopics(o))
+}

@@ -1,0 +1,381 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// goOffline cuts the client's link while the broker refuses connections,
+// and waits until the client knows it is offline.
+func goOffline(t *testing.T, b *broker.Broker, c *client.Client) {
+	t.Helper()
+	b.Refuse()
+	b.CutLinks(broker.FIN)
+	waitStatus(t, c, client.StatusConnecting)
+}
+
+func payloads(evs []broker.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = string(e.Payload)
+	}
+	return out
+}
+
+func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
+	tests := []struct {
+		name   string
+		size   int
+		drop   client.DropBehavior
+		want   []string // outcome or error of 4 offline publishes
+		wantTx []string // payloads the broker receives after reconnect
+	}{
+		{"infinite", client.QueueInfinite, client.DropNewest, []string{"queued", "queued", "queued", "queued"}, []string{"0", "1", "2", "3"}},
+		{"size 2 drop newest", 2, client.DropNewest, []string{"queued", "queued", "client: offline queue full", "client: offline queue full"}, []string{"0", "1"}},
+		{"size 2 drop oldest", 2, client.DropOldest, []string{"queued", "queued", "queued (dropped oldest)", "queued (dropped oldest)"}, []string{"2", "3"}},
+		{"disabled", client.QueueDisabled, client.DropNewest, []string{"client: offline, and offline queueing is disabled", "client: offline, and offline queueing is disabled", "client: offline, and offline queueing is disabled", "client: offline, and offline queueing is disabled"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := broker.NewTLS(t)
+			ctx := testContext(t)
+			topic := "q/" + strings.ReplaceAll(tt.name, " ", "-")
+			cfg := deviceConfig(b, "queuer")
+			cfg.ConfigureOfflinePublishQueueing(tt.size, tt.drop)
+			c := connectedClient(t, cfg)
+			goOffline(t, b, c)
+
+			acks := make(chan string, 4)
+			var got []string
+			for i := range 4 {
+				out, err := c.PublishAsync(topic, []byte(fmt.Sprint(i)), client.QoS1, func(err error) { acks <- fmt.Sprint(i, ":", err) })
+				if err != nil {
+					got = append(got, err.Error())
+				} else {
+					got = append(got, out.String())
+				}
+			}
+			require.Equal(t, tt.want, got)
+			require.Equal(t, len(tt.wantTx), c.QueuedRequests())
+
+			mark := b.Events.Seq()
+			require.NoError(t, b.Accept())
+			if len(tt.wantTx) > 0 {
+				evs, err := b.Events.WaitForN(ctx, len(tt.wantTx), broker.Match{Kind: broker.KindPublish, Topic: topic, After: mark})
+				require.NoError(t, err)
+				require.Equal(t, tt.wantTx, payloads(evs), "in order, none lost")
+			}
+			waitStatus(t, c, client.StatusStable)
+			// Every accepted request's ack callback reports its fate.
+			var ackResults []string
+			for range tt.wantTx {
+				ackResults = append(ackResults, <-acks)
+			}
+			if tt.drop == client.DropOldest && tt.size == 2 {
+				ackResults = append(ackResults, <-acks, <-acks)
+				require.ElementsMatch(t, []string{"0:" + client.ErrDropped.Error(), "1:" + client.ErrDropped.Error(), "2:<nil>", "3:<nil>"}, ackResults)
+			}
+			require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPublish, Topic: topic, After: mark})-len(tt.wantTx), "nothing extra")
+		})
+	}
+}
+
+func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "strict"))
+	goOffline(t, b, c)
+
+	_, err := c.Publish(ctx, "", []byte("x"), client.QoS0)
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	require.ErrorContains(t, err, "must not be empty")
+	_, err = c.Publish(ctx, "a/#", []byte("x"), client.QoS0)
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	require.ErrorContains(t, err, "wildcards")
+	_, err = c.PublishAsync("a/+/b", []byte("x"), client.QoS0, nil)
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	_, err = c.Publish(ctx, "a", []byte("x"), 2)
+	require.ErrorIs(t, err, client.ErrInvalidQoS)
+	require.ErrorContains(t, err, "AWS IoT Core supports QoS 0 and 1 only")
+	_, err = c.Publish(ctx, "a", make([]byte, client.DefaultMaxPayloadSize+1), client.QoS1)
+	require.ErrorIs(t, err, client.ErrPayloadTooLarge)
+	require.ErrorContains(t, err, "131073 bytes, limit 131072")
+	_, err = c.Subscribe(ctx, "a/#/b", client.QoS1, nil)
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	_, err = c.SubscribeAsync("a", 2, nil, nil)
+	require.ErrorIs(t, err, client.ErrInvalidQoS)
+	_, err = c.Unsubscribe(ctx, "")
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	require.Zero(t, c.QueuedRequests(), "nothing invalid was queued")
+
+	out, err := c.Publish(ctx, "a", make([]byte, client.DefaultMaxPayloadSize), client.QoS1)
+	require.NoError(t, err)
+	require.Equal(t, client.Queued, out)
+	require.NoError(t, b.Accept())
+	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "a"})
+	require.NoError(t, err, "the valid request still goes out")
+}
+
+// After a reconnect the client renews its subscriptions (waiting for the
+// SUBACK) before it drains the queue, one request per tick, first at once.
+func TestReconnectResubscribesThenDrains(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "drainer")
+	cfg.ConfigureDrainingFrequency(20) // 50 ms
+	got := make(chan client.Message, 10)
+	c := connectedClient(t, cfg)
+	for _, f := range []string{"cmd/#", "cfg/+"} {
+		_, err := c.Subscribe(ctx, f, client.QoS1, func(m client.Message) { got <- m })
+		require.NoError(t, err)
+	}
+	goOffline(t, b, c)
+	for i := range 5 {
+		out, err := c.Publish(ctx, "up", []byte(fmt.Sprint(i)), client.QoS1)
+		require.NoError(t, err)
+		require.Equal(t, client.Queued, out, "the sync call returns at once when offline")
+	}
+
+	mark := b.Events.Seq()
+	require.NoError(t, b.Accept())
+	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "up", After: mark})
+	require.NoError(t, err)
+	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
+
+	sub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "drainer", After: mark})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []broker.TopicFilter{{Filter: "cmd/#", QoS: 1}, {Filter: "cfg/+", QoS: 1}}, sub.Filters)
+	suback, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "drainer", After: mark})
+	require.NoError(t, err)
+	require.Less(t, suback.Seq, pubs[0].Seq, "the drain starts after the SUBACK")
+	require.Less(t, pubs[0].At.Sub(suback.At), 40*time.Millisecond, "the first drained request goes out at once")
+	for i := 1; i < len(pubs); i++ {
+		gap := pubs[i].At.Sub(pubs[i-1].At)
+		// A ticker never runs early on average; one late tick can make the
+		// next gap shorter. Bounds hold on a loaded 2-core machine.
+		require.Greater(t, gap, 10*time.Millisecond, "gap %d", i)
+		require.Less(t, gap, 250*time.Millisecond, "gap %d", i)
+	}
+	mean := pubs[len(pubs)-1].At.Sub(pubs[0].At) / time.Duration(len(pubs)-1)
+	require.InDelta(t, float64(50*time.Millisecond), float64(mean), float64(15*time.Millisecond), "mean spacing %v", mean)
+
+	// The renewed subscriptions deliver.
+	require.NoError(t, b.Publish("cmd/reboot", []byte("now"), 1, false))
+	select {
+	case m := <-got:
+		require.Equal(t, "cmd/reboot", m.Topic)
+	case <-ctx.Done():
+		t.Fatal("renewed subscription did not deliver")
+	}
+}
+
+func TestRequestsDuringTheDrainJoinTheTail(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "tail")
+	cfg.ConfigureDrainingFrequency(10)
+	c := connectedClient(t, cfg)
+	goOffline(t, b, c)
+	for i := range 3 {
+		_, err := c.PublishAsync("t", []byte(fmt.Sprint(i)), client.QoS1, nil)
+		require.NoError(t, err)
+	}
+	mark := b.Events.Seq()
+	require.NoError(t, b.Accept())
+	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
+	require.NoError(t, err)
+	require.Equal(t, client.StatusRecovering, c.Status())
+	for i := 3; i < 5; i++ {
+		out, err := c.Publish(ctx, "t", []byte(fmt.Sprint(i)), client.QoS1)
+		require.NoError(t, err)
+		require.Equal(t, client.Queued, out, "behind the drain")
+	}
+	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
+	require.NoError(t, err)
+	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
+	waitStatus(t, c, client.StatusStable)
+	out, err := c.Publish(ctx, "t", []byte("direct"), client.QoS1)
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+}
+
+// A link drop in the middle of a drain loses nothing: the drain pauses, the
+// next connection renews the subscriptions again and resumes.
+func TestLinkDropMidDrainLosesNothing(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "resilient")
+	cfg.ConfigureDrainingFrequency(20)
+	got := make(chan client.Message, 10)
+	c := connectedClient(t, cfg)
+	_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- m })
+	require.NoError(t, err)
+	goOffline(t, b, c)
+	for i := range 10 {
+		_, err := c.PublishAsync("d", []byte(fmt.Sprint(i)), client.QoS1, nil)
+		require.NoError(t, err)
+	}
+	mark := b.Events.Seq()
+	require.NoError(t, b.Accept())
+	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark})
+	require.NoError(t, err)
+	b.CutLinks(broker.RST) // mid-drain
+
+	subs, err := b.Events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindSubscribe, ClientID: "resilient", After: mark})
+	require.NoError(t, err, "subscriptions renewed on each reconnect")
+	require.Equal(t, "cmd", subs[1].Filters[0].Filter)
+	waitStatus(t, c, client.StatusStable)
+
+	seen := map[string]bool{}
+	var firstSeen []string
+	for _, e := range b.Events.Events(broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark}) {
+		if !seen[string(e.Payload)] {
+			seen[string(e.Payload)] = true
+			firstSeen = append(firstSeen, string(e.Payload))
+		}
+	}
+	require.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, firstSeen, "all ten, first arrivals in order")
+	require.NoError(t, b.Publish("cmd", []byte("still listening"), 1, false))
+	select {
+	case m := <-got:
+		require.Equal(t, "still listening", string(m.Payload))
+	case <-ctx.Done():
+		t.Fatal("subscription lost after the mid-drain cut")
+	}
+}
+
+func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	got := make(chan string, 10)
+	cfg := deviceConfig(b, "subscriber")
+	cfg.OnMessage = func(m client.Message) { got <- m.Topic }
+	c := connectedClient(t, cfg)
+	_, err := c.Subscribe(ctx, "A", client.QoS1, nil)
+	require.NoError(t, err)
+	goOffline(t, b, c)
+	out, err := c.Subscribe(ctx, "B", client.QoS1, nil)
+	require.NoError(t, err)
+	require.Equal(t, client.Queued, out)
+	out, err = c.Unsubscribe(ctx, "A")
+	require.NoError(t, err)
+	require.Equal(t, client.Queued, out)
+	mark := b.Events.Seq()
+	require.NoError(t, b.Accept())
+	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUnsuback, ClientID: "subscriber", After: mark})
+	require.NoError(t, err)
+	waitStatus(t, c, client.StatusStable)
+
+	require.NoError(t, b.Publish("A", []byte("a"), 1, false))
+	require.NoError(t, b.Publish("B", []byte("b"), 1, false))
+	select {
+	case topic := <-got:
+		require.Equal(t, "B", topic, "A was unsubscribed, B subscribed")
+	case <-ctx.Done():
+		t.Fatal("nothing delivered")
+	}
+	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDeliver, Topic: "A", ClientID: "subscriber"}))
+}
+
+func TestOperationTimeout(t *testing.T) {
+	b := broker.NewTLS(t)
+	cfg := deviceConfig(b, "impatient")
+	cfg.ConfigureMQTTOperationTimeout(200 * time.Millisecond)
+	c := connectedClient(t, cfg)
+	b.WithholdPuback(true)
+	start := time.Now()
+	_, err := c.Publish(context.Background(), "t", []byte("x"), client.QoS1)
+	require.ErrorIs(t, err, client.ErrTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+
+	// An earlier context deadline wins.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = c.Publish(ctx, "t", []byte("y"), client.QoS1)
+	require.ErrorIs(t, err, client.ErrTimeout)
+	require.Less(t, time.Since(start), 200*time.Millisecond)
+	b.WithholdPuback(false)
+}
+
+func TestRefusedSubscriptionIsReportedAndNotRenewed(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	b.RefuseSubscription("secret/#", true)
+	c := connectedClient(t, deviceConfig(b, "nosy"))
+	_, err := c.Subscribe(ctx, "secret/#", client.QoS1, nil)
+	var se *client.SubscribeError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, "secret/#", se.Filter)
+	require.Equal(t, byte(0x80), se.ReturnCode)
+	require.ErrorIs(t, err, client.ErrSubscriptionRefused)
+
+	acked := make(chan error, 1)
+	_, err = c.SubscribeAsync("secret/#", client.QoS1, func(err error) { acked <- err }, nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, <-acked, client.ErrSubscriptionRefused)
+	_, err = c.Subscribe(ctx, "public", client.QoS1, nil)
+	require.NoError(t, err)
+
+	mark := b.Events.Seq()
+	b.CutLinks(broker.FIN)
+	sub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "nosy", After: mark})
+	require.NoError(t, err)
+	require.Equal(t, []broker.TopicFilter{{Filter: "public", QoS: 1}}, sub.Filters, "the refused filter is not renewed")
+}
+
+func TestKeepaliveDetectsABlackhole(t *testing.T) {
+	b := broker.NewTLS(t)
+	cfg := deviceConfig(b, "pinger")
+	cfg.KeepAlive = time.Second
+	cfg.PingTimeout = 500 * time.Millisecond
+	lc := watchLifecycle(&cfg)
+	c := connectedClient(t, cfg)
+	lc.waitOnline(t)
+	b.Blackhole()
+	cause := lc.waitOffline(t)
+	require.ErrorContains(t, cause, "pingresp not received")
+	b.Restore()
+	lc.waitOnline(t)
+	waitStatus(t, c, client.StatusStable)
+}
+
+func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "async"))
+	acks := make(chan string, 10)
+	ack := func(name string) func(error) { return func(err error) { acks <- fmt.Sprint(name, ":", err) } }
+
+	out, err := c.SubscribeAsync("s", client.QoS1, ack("sub"), nil)
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+	out, err = c.PublishAsync("s", []byte("x"), client.QoS1, ack("pub"))
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+	out, err = c.UnsubscribeAsync("s", ack("unsub"))
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+	require.Equal(t, []string{"sub:<nil>", "pub:<nil>", "unsub:<nil>"}, []string{<-acks, <-acks, <-acks})
+
+	goOffline(t, b, c)
+	out, err = c.PublishAsync("late", []byte("y"), client.QoS1, ack("late"))
+	require.NoError(t, err)
+	require.Equal(t, client.Queued, out)
+	require.NoError(t, b.Accept())
+	select {
+	case a := <-acks:
+		require.Equal(t, "late:<nil>", a, "a queued request's callback fires once it is acknowledged")
+	case <-ctx.Done():
+		t.Fatal("no ack for the queued publish")
+	}
+}

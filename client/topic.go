@@ -1,0 +1,87 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxTopicLength is the MQTT limit on a topic's encoded length.
+const maxTopicLength = 65535
+
+func validateTopicCommon(t string) error {
+	switch {
+	case t == "":
+		return errors.New("must not be empty")
+	case len(t) > maxTopicLength:
+		return fmt.Errorf("is %d bytes, longer than MQTT's %d", len(t), maxTopicLength)
+	case !utf8.ValidString(t):
+		return errors.New("must be valid UTF-8")
+	case containsNUL(t):
+		return errors.New("must not contain NUL")
+	}
+	return nil
+}
+
+// validateTopicName checks a topic to publish to: no wildcards.
+func validateTopicName(topic string) error {
+	if err := validateTopicCommon(topic); err != nil {
+		return err
+	}
+	if strings.ContainsAny(topic, "+#") {
+		return errors.New("must not contain the wildcards + or # (publish to a concrete topic)")
+	}
+	return nil
+}
+
+// validateTopicFilter checks a subscription filter: "#" only as the whole
+// last level, "+" only as a whole level.
+func validateTopicFilter(filter string) error {
+	if err := validateTopicCommon(filter); err != nil {
+		return err
+	}
+	levels := strings.Split(filter, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return errors.New("may use # only as the whole last level")
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return errors.New("may use + only as a whole level")
+		}
+	}
+	return nil
+}
+
+// topicMatches reports whether topic matches filter (MQTT 3.1.1 §4.7).
+// Wildcards at the first level do not match topics starting with "$".
+func topicMatches(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	for {
+		f, fRest, fMore := strings.Cut(filter, "/")
+		t, tRest, tMore := strings.Cut(topic, "/")
+		switch {
+		case f == "#":
+			return true
+		case f != "+" && f != t:
+			return false
+		case !fMore && !tMore:
+			return true
+		case !tMore:
+			// "a/#" also matches "a".
+			return fMore && fRest == "#"
+		case !fMore:
+			return false
+		}
+		filter, topic = fRest, tRest
+	}
+}
+
+func containsNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+func quote(s string) string { return strconv.Quote(s) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,81 @@
+package client
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTopicValidation(t *testing.T) {
+	tests := []struct {
+		topic       string
+		name, filer bool // valid as a topic name; valid as a filter
+	}{
+		{"sdk/test/Python", true, true},
+		{"a", true, true},
+		{"/leading/slash", true, true},
+		{"$aws/things/t/shadow/update", true, true},
+		{"", false, false},
+		{"a/+/c", false, true},
+		{"a/#", false, true},
+		{"#", false, true},
+		{"+", false, true},
+		{"a/b#", false, false},
+		{"a/#/c", false, false},
+		{"a+/b", false, false},
+		{"a\x00b", false, false},
+		{"\xff", false, false},
+		{strings.Repeat("x", 65536), false, false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.name, validateTopicName(tt.topic) == nil, "topic name %.20q", tt.topic)
+		require.Equal(t, tt.filer, validateTopicFilter(tt.topic) == nil, "filter %.20q", tt.topic)
+	}
+}
+
+func TestTopicMatches(t *testing.T) {
+	tests := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"a/b", "a", false},
+		{"a", "a/b", false},
+		{"#", "a/b", true},
+		{"+/+", "/finance", true},
+		{"+", "/finance", false},
+		{"#", "$SYS/x", false},
+		{"+/x", "$aws/x", false},
+		{"$aws/#", "$aws/things/t", true},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, topicMatches(tt.filter, tt.topic), "%q vs %q", tt.filter, tt.topic)
+	}
+}
+
+// The Python SDK's metrics cases (test_mqtt_core.py), with this library's
+// name, plus a custom-authorizer user name that already has a query.
+func TestMetricsUsername(t *testing.T) {
+	suffix := "SDK=iotmqtt&Version=" + Version
+	tests := []struct {
+		username string
+		metrics  bool
+		want     string
+	}{
+		{"DummyUsername", true, "DummyUsername?" + suffix},
+		{"", true, "?" + suffix},
+		{"DummyUsername", false, "DummyUsername"},
+		{"", false, ""},
+		{"user?x-amz-customauthorizer-name=auth", true, "user?x-amz-customauthorizer-name=auth&" + suffix},
+	}
+	for _, tt := range tests {
+		cfg := Config{Username: tt.username, MetricsCollection: tt.metrics}
+		require.Equal(t, tt.want, cfg.mqttUsername())
+	}
+}

@@ -1,0 +1,107 @@
+package client
+
+import (
+	"sync"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// watchItem is a request in flight and the paho token that completes it.
+type watchItem struct {
+	r   *request
+	tok paho.Token
+}
+
+// watcher settles the requests in flight on one connection as their tokens
+// complete, in the order they were sent, with one goroutine per connection
+// instead of one per request. When the connection is lost it puts what is
+// still unacknowledged back in the queue.
+type watcher struct {
+	mu     sync.Mutex // guards items, closed
+	items  []watchItem
+	closed bool
+	wake   chan struct{} // buffered 1
+}
+
+func newWatcher() *watcher { return &watcher{wake: make(chan struct{}, 1)} }
+
+// push hands a request to the watcher. It returns false if the connection
+// is already gone; the caller then requeues the request itself.
+func (w *watcher) push(r *request, tok paho.Token) bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	w.items = append(w.items, watchItem{r, tok})
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// next returns the oldest item, waiting for one until the link is lost.
+func (w *watcher) next(l *link) (watchItem, bool) {
+	for {
+		w.mu.Lock()
+		if len(w.items) > 0 {
+			it := w.items[0]
+			w.items[0] = watchItem{}
+			w.items = w.items[1:]
+			w.mu.Unlock()
+			return it, true
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-l.lost:
+			return watchItem{}, false
+		}
+	}
+}
+
+// close stops accepting items and returns those not yet settled.
+func (w *watcher) close() []watchItem {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	items := w.items
+	w.items = nil
+	return items
+}
+
+// watch is the watcher goroutine of link l.
+func (c *Client) watch(l *link) {
+	for {
+		it, ok := l.watch.next(l)
+		if !ok {
+			break
+		}
+		select {
+		case <-it.tok.Done():
+			c.settle(l, it.r, it.tok)
+		case <-l.lost:
+			c.settleOrRequeue(l, it)
+			for _, rest := range l.watch.close() {
+				c.settleOrRequeue(l, rest)
+			}
+			return
+		}
+	}
+	for _, rest := range l.watch.close() {
+		c.settleOrRequeue(l, rest)
+	}
+}
+
+// settleOrRequeue settles an item whose token has already completed, and
+// requeues it otherwise (its connection is gone).
+func (c *Client) settleOrRequeue(l *link, it watchItem) {
+	select {
+	case <-it.tok.Done():
+		c.settle(l, it.r, it.tok)
+	default:
+		c.requeue(l, it.r)
+	}
+}
