@@ -237,7 +237,9 @@ func (c *Config) ConfigureOfflinePublishQueueing(queueSize int, dropBehavior Dro
 
 // ConfigureDrainingFrequency sets how many queued requests per second are
 // sent after a reconnect.
-func (c *Config) ConfigureDrainingFrequency(frequencyInHz float64) { c.DrainingFrequency = frequencyInHz }
+func (c *Config) ConfigureDrainingFrequency(frequencyInHz float64) {
+	c.DrainingFrequency = frequencyInHz
+}
 
 // ConfigureConnectDisconnectTimeout bounds Connect and Disconnect.
 func (c *Config) ConfigureConnectDisconnectTimeout(timeout time.Duration) {

@@ -69,10 +69,14 @@ func TestNewNamesTheBadSetting(t *testing.T) {
 		{"endpoint with scheme", func(c *client.Config) { c.ConfigureEndpoint("ssl://host", 8883) }, []string{"Host", "no scheme"}},
 		{"port 0", func(c *client.Config) { c.ConfigureEndpoint("host", 0) }, []string{"Port", "ConfigureEndpoint", "got 0"}},
 		{"port too big", func(c *client.Config) { c.ConfigureEndpoint("host", 70000) }, []string{"Port"}},
-		{"negative base", func(c *client.Config) { c.ConfigureAutoReconnectBackoffTime(-time.Second, 32*time.Second, 20*time.Second) }, []string{"BackoffBase", "ConfigureAutoReconnectBackoffTime"}},
+		{"negative base", func(c *client.Config) {
+			c.ConfigureAutoReconnectBackoffTime(-time.Second, 32*time.Second, 20*time.Second)
+		}, []string{"BackoffBase", "ConfigureAutoReconnectBackoffTime"}},
 		{"negative max", func(c *client.Config) { c.ConfigureAutoReconnectBackoffTime(time.Second, -time.Second, 20*time.Second) }, []string{"BackoffMax"}},
 		{"negative stable", func(c *client.Config) { c.ConfigureAutoReconnectBackoffTime(time.Second, 32*time.Second, -time.Second) }, []string{"StableConnectionTime"}},
-		{"base >= stable", func(c *client.Config) { c.ConfigureAutoReconnectBackoffTime(200*time.Second, 300*time.Second, 30*time.Second) }, []string{"StableConnectionTime", "greater than BackoffBase"}},
+		{"base >= stable", func(c *client.Config) {
+			c.ConfigureAutoReconnectBackoffTime(200*time.Second, 300*time.Second, 30*time.Second)
+		}, []string{"StableConnectionTime", "greater than BackoffBase"}},
 		{"jitter", func(c *client.Config) { c.BackoffJitter = 1.5 }, []string{"BackoffJitter"}},
 		{"drop behaviour", func(c *client.Config) { c.ConfigureOfflinePublishQueueing(10, 7) }, []string{"DropBehavior", "ConfigureOfflinePublishQueueing"}},
 		{"zero frequency", func(c *client.Config) { c.ConfigureDrainingFrequency(0) }, []string{"DrainingFrequency", "ConfigureDrainingFrequency"}},

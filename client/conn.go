@@ -143,7 +143,7 @@ func (c *Client) dial(ctx context.Context, gen uint32, disp *dispatcher) (*link,
 // MQTT 3.1.1, bounded writes, ordered delivery to our non-blocking handler.
 func (c *Client) pahoOptions(l *link, open func() (net.Conn, error)) *paho.ClientOptions {
 	o := paho.NewClientOptions().
-		AddBroker("tls://"+c.endpoint()).
+		AddBroker("tls://" + c.endpoint()).
 		SetClientID(c.cfg.ClientID).
 		SetCleanSession(c.cfg.CleanSession).
 		SetProtocolVersion(4).

@@ -30,9 +30,9 @@ func Example_basicPubSub() {
 	// AWSIoTMQTTClient connection configuration
 	cfg.ConfigureAutoReconnectBackoffTime(1*time.Second, 32*time.Second, 20*time.Second)
 	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest) // Infinite offline Publish queueing
-	cfg.ConfigureDrainingFrequency(2)                                             // Draining: 2 Hz
-	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)                       // 10 sec
-	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)                            // 5 sec
+	cfg.ConfigureDrainingFrequency(2)                                            // Draining: 2 Hz
+	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)                      // 10 sec
+	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)                           // 5 sec
 	myAWSIoTMQTTClient, err := client.New(cfg)
 	if err != nil {
 		panic(err)
