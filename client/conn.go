@@ -49,15 +49,6 @@ func (l *link) markLost(cause error) {
 	})
 }
 
-func (l *link) isLost() bool {
-	select {
-	case <-l.lost:
-		return true
-	default:
-		return false
-	}
-}
-
 // breakConn makes the connection fail now: paho sees a read error at once
 // and reports the loss.
 func (l *link) breakConn() {

@@ -250,3 +250,30 @@ func TestDisconnectIsPromptOnlineAndOffline(t *testing.T) {
 	require.Less(t, time.Since(start), 2*time.Second, "no need to wait out the back-off")
 	require.NoError(t, b.Accept())
 }
+
+func TestLastWillIsPublishedWhenTheLinkDies(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	inbox, err := b.Subscribe("things/+/status")
+	require.NoError(t, err)
+	cfg := deviceConfig(b, "mortal")
+	cfg.ConfigureLastWill("things/mortal/status", []byte("gone"), client.QoS1, false)
+	connectedClient(t, cfg)
+	b.CutLinks(broker.RST)
+	m, err := inbox.Next(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "things/mortal/status", m.Topic)
+	require.Equal(t, "gone", string(m.Payload))
+}
+
+func TestUsernamePasswordWithoutMetrics(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "named")
+	cfg.ConfigureUsernamePassword("alice", "secret")
+	cfg.DisableMetricsCollection()
+	connectedClient(t, cfg)
+	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "named"})
+	require.NoError(t, err)
+	require.Equal(t, "alice", ev.Username)
+}

@@ -1,0 +1,141 @@
+package client_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+var payload100 = make([]byte, 100)
+
+func benchClient(b *testing.B, br *broker.Broker, id string) *client.Client {
+	b.Helper()
+	cfg := deviceConfig(br, id)
+	c, err := client.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Disconnect(context.Background()) })
+	return c
+}
+
+func benchPaho(b *testing.B, br *broker.Broker, id string) paho.Client {
+	b.Helper()
+	pc := paho.NewClient(paho.NewClientOptions().AddBroker("tls://" + br.Addr()).SetClientID(id).
+		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
+		SetWriteTimeout(5 * time.Second))
+	if tok := pc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		b.Fatalf("paho connect: %v", tok.Error())
+	}
+	b.Cleanup(func() { pc.Disconnect(0) })
+	return pc
+}
+
+// BenchmarkPublishQoS1Sync: one publish at a time, each waiting for its
+// PUBACK, over mutual TLS; iotmqtt and raw paho on the same broker.
+func BenchmarkPublishQoS1Sync(b *testing.B) {
+	br := broker.NewTLS(b)
+	b.Run("iotmqtt", func(b *testing.B) {
+		c := benchClient(b, br, "bench-sync")
+		ctx := context.Background()
+		for b.Loop() {
+			if _, err := c.Publish(ctx, "bench/sync", payload100, client.QoS1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("paho", func(b *testing.B) {
+		pc := benchPaho(b, br, "bench-sync-paho")
+		for b.Loop() {
+			tok := pc.Publish("bench/sync", 1, false, payload100)
+			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				b.Fatal(tok.Error())
+			}
+		}
+	})
+}
+
+// BenchmarkPublishQoS1Async: publish without waiting, then wait for every
+// PUBACK.
+func BenchmarkPublishQoS1Async(b *testing.B) {
+	br := broker.NewTLS(b)
+	b.Run("iotmqtt", func(b *testing.B) {
+		c := benchClient(b, br, "bench-async")
+		var wg sync.WaitGroup
+		ack := func(err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			wg.Done()
+		}
+		for b.Loop() {
+			wg.Add(1)
+			if _, err := c.PublishAsync("bench/async", payload100, client.QoS1, ack); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wg.Wait()
+	})
+	b.Run("paho", func(b *testing.B) {
+		pc := benchPaho(b, br, "bench-async-paho")
+		toks := make([]paho.Token, 0, 1024)
+		for b.Loop() {
+			toks = append(toks, pc.Publish("bench/async", 1, false, payload100))
+		}
+		for _, tok := range toks {
+			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				b.Fatal(tok.Error())
+			}
+		}
+	})
+}
+
+// BenchmarkOfflineQueueMemory reports the heap each queued offline publish
+// (100-byte payload, shared topic string) costs beyond its payload copy.
+func BenchmarkOfflineQueueMemory(b *testing.B) {
+	br := broker.NewTLS(b)
+	cfg := deviceConfig(br, "bench-queue")
+	cfg.ConfigureAutoReconnectBackoffTime(time.Hour, 2*time.Hour, 3*time.Hour)
+	c, err := client.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	br.Refuse()
+	br.CutLinks(broker.FIN)
+	for c.Status() != client.StatusConnecting {
+		runtime.Gosched()
+	}
+	const topic = "bench/queue"
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.PublishAsync(topic, payload100, client.QoS1, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perMsg := float64(after.HeapAlloc-before.HeapAlloc) / float64(b.N)
+	b.ReportMetric(perMsg-float64(len(payload100)), "B-overhead/msg")
+	if c.QueuedRequests() != b.N {
+		b.Fatalf("queued %d, want %d", c.QueuedRequests(), b.N)
+	}
+	br.Accept()
+}

@@ -1,0 +1,53 @@
+// Package client is an MQTT 3.1.1 device client for AWS IoT Core: the Go
+// counterpart of the AWS IoT Python SDK's AWSIoTMQTTClient, built on
+// github.com/eclipse/paho.mqtt.golang.
+//
+// Configuration reads like the Python sample, line for line:
+//
+//	cfg := client.DefaultConfig("basicPubSub")
+//	cfg.ConfigureEndpoint(host, 8883)
+//	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
+//	cfg.ConfigureAutoReconnectBackoffTime(1*time.Second, 32*time.Second, 20*time.Second)
+//	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest)
+//	cfg.ConfigureDrainingFrequency(2)
+//	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)
+//	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)
+//	c, err := client.New(cfg) // validates everything once; errors name the setting
+//	err = c.Connect(ctx)
+//
+// # Connection life
+//
+// Port 8883 uses mutual TLS trusting only the configured root CA, verifying
+// the host name and sending SNI; port 443 adds ALPN x-amzn-mqtt-ca. Dial,
+// TLS handshake and CONNACK are bounded together by the connect timeout. A
+// refused CONNACK is a *ConnectError.
+//
+// After Connect, one goroutine owns the connection. When it is lost, the
+// owner waits BackoffBase, then min(BackoffBase·2ⁿ, BackoffMax) between
+// attempts; the wait returns to BackoffBase once a connection has stayed up
+// for StableConnectionTime. After each reconnect it renews every confirmed
+// subscription (waiting for the SUBACK), then drains the offline queue at
+// DrainingFrequency, one request per tick, the first at once.
+//
+// # Requests and results
+//
+// Publish, Subscribe and Unsubscribe (and their Async forms) are validated
+// before anything is queued. On a stable connection they go straight out;
+// otherwise they wait in the offline queue, in order, and the Outcome says
+// so (Queued, QueuedDroppedOldest). Errors are testable with errors.Is:
+// ErrQueueFull, ErrQueueDisabled, ErrTimeout, ErrNotConnected,
+// ErrInvalidTopic, ErrInvalidQoS, ErrPayloadTooLarge, ErrSubscriptionRefused,
+// ErrConnectionRefused, ErrInvalidConfig. Nothing leaves the queue until a
+// live connection has taken it (for QoS 1, until the PUBACK): requests in
+// flight when a connection drops go back to their place in the queue.
+// Delivery is at least once: a request whose acknowledgement was lost with
+// the connection is sent again.
+//
+// # Callbacks
+//
+// OnOnline, OnOffline, OnMessage, message callbacks and ack callbacks run
+// one at a time, in order, on a dispatcher goroutine, never on the network
+// path: a slow callback does not delay acknowledgements, a panicking one is
+// recovered and logged, and callbacks may call the client, including its
+// blocking methods.
+package client
