@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 ARGS        ?=
 
-.PHONY: all test lint fmt vet run bench test-realtime tidy
+.PHONY: all test lint fmt vet run bench test-realtime test-mosquitto tidy
 
 all: lint test
 
@@ -22,6 +22,14 @@ fmt:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## test-realtime: the seed's exact settings (1 s/32 s/20 s back-off, 2 Hz) on the wire; ~40 s.
+test-realtime:
+	$(GO) test -race -count=1 -run Realtime -v ./integration -realtime
+
+## test-mosquitto: the integration suite against a local mosquitto (the -endpoint flags' worked example).
+test-mosquitto:
+	./scripts/mosquitto-suite.sh
 
 ## run: the basicPubSub sample on the embedded broker (pass flags with ARGS="...").
 run:

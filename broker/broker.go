@@ -367,6 +367,14 @@ func (b *Broker) Accept() error {
 	return nil
 }
 
+// HangUp makes every listener close new connections right after accepting
+// them, while on is true (see Proxy.HangUp).
+func (b *Broker) HangUp(on bool) {
+	for _, p := range b.proxies() {
+		p.HangUp(on)
+	}
+}
+
 // Blackhole holds all traffic on every link without closing anything, until
 // Restore.
 func (b *Broker) Blackhole() {

@@ -243,6 +243,20 @@ func TestRefuseThenAcceptOnSamePort(t *testing.T) {
 	require.True(t, again.IsConnectionOpen())
 }
 
+func TestHangUpRecordsEveryAttempt(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	mark := b.Events.Seq()
+	b.HangUp(true)
+	pc := newPaho(t, b.Addr(), b.ClientTLSConfig(), "hung")
+	require.ErrorContains(t, wait(pc.Connect()), "EOF")
+	a, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	require.Equal(t, "hung up", a.Detail)
+	b.HangUp(false)
+	require.NoError(t, wait(pc.Connect()))
+}
+
 func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	b := broker.NewTLS(t)
 	ctx := testContext(t)

@@ -62,6 +62,7 @@ type Proxy struct {
 	links     map[*link]struct{}
 	gate      chan struct{} // closed while traffic flows; open (blocking) while blackholed
 	blackhole bool
+	hangUp    bool
 	closed    bool
 
 	wg sync.WaitGroup // accept loops and copiers
@@ -190,6 +191,17 @@ func (p *Proxy) Accept() error {
 	return nil
 }
 
+// HangUp makes the proxy close every new connection right after accepting
+// it (the client reads EOF during its TLS handshake), while on is true.
+// Unlike Refuse, every attempt is still recorded as an accept, so
+// connection attempts can be timed on the wire in front of any endpoint.
+func (p *Proxy) HangUp(on bool) {
+	p.mu.Lock()
+	p.hangUp = on
+	p.mu.Unlock()
+	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("hang up on new connections: %v", on)})
+}
+
 // Blackhole stops all traffic without closing anything: bytes are held in
 // both directions and a close by either side is not passed on. New
 // connections are accepted at the TCP level but carry nothing. It models a
@@ -257,10 +269,17 @@ func (p *Proxy) serve(ln net.Listener) {
 
 // handle dials upstream for an accepted connection and starts its copiers.
 func (p *Proxy) handle(c net.Conn) {
-	p.record(Event{Kind: KindAccept, Remote: c.RemoteAddr().String()})
 	p.mu.Lock()
-	upstream := p.upstream
+	upstream, hangUp := p.upstream, p.hangUp
 	p.mu.Unlock()
+	accept := Event{Kind: KindAccept, Remote: c.RemoteAddr().String()}
+	if hangUp {
+		accept.Detail = "hung up"
+		p.record(accept)
+		c.Close()
+		return
+	}
+	p.record(accept)
 	up, err := net.DialTimeout("tcp", upstream, dialTimeout)
 	if err != nil {
 		c.Close()

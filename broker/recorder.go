@@ -119,7 +119,7 @@ func (e Event) String() string {
 	}
 	switch e.Kind {
 	case KindAccept:
-		fmt.Fprintf(&b, " remote=%s", e.Remote)
+		fmt.Fprintf(&b, " remote=%s %s", e.Remote, e.Detail)
 	case KindConnect:
 		fmt.Fprintf(&b, " keepalive=%d clean=%v username=%q sni=%q alpn=%q cn=%q", e.Keepalive, e.CleanSession, e.Username, e.ServerName, e.ALPN, e.PeerCN)
 	case KindConnack:

@@ -1,0 +1,101 @@
+package integration_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// Tolerances for attempt times measured on the wire. A timer never fires
+// early, so an attempt can only be late: by scheduling delay on a loaded
+// 2-core machine (tens of ms at worst) plus the ~1 ms each failed attempt
+// takes to fail. Offsets accumulate that lateness, so their tolerance grows
+// with the attempt number.
+const (
+	gapTolerance    = 80 * time.Millisecond
+	offsetTolerance = 60 * time.Millisecond // plus perAttemptSlack per attempt
+	perAttemptSlack = 25 * time.Millisecond
+)
+
+// cutAndWatch hangs up on new connections, cuts the link, and returns the
+// time of the cut as the proxy recorded it.
+func cutAndWatch(t *testing.T, e *env, c *client.Client) (time.Time, uint64) {
+	t.Helper()
+	mark := e.events.Seq()
+	e.proxy.HangUp(true)
+	e.proxy.CutLinks(broker.FIN)
+	cut, err := e.events.WaitFor(testContext(t), broker.Match{Kind: broker.KindFault, After: mark, Where: func(ev broker.Event) bool {
+		return strings.HasPrefix(ev.Detail, "cut ")
+	}})
+	require.NoError(t, err)
+	return cut.At, cut.Seq
+}
+
+// checkSchedule asserts that connection attempts (proxy accepts) came at the
+// expected waits after the cut, and logs measured against expected.
+func checkSchedule(t *testing.T, phase string, cut time.Time, attempts []broker.Event, waits []time.Duration) {
+	t.Helper()
+	require.Len(t, attempts, len(waits))
+	prev, expected := cut, time.Duration(0)
+	for i, a := range attempts {
+		gap := a.At.Sub(prev)
+		expected += waits[i]
+		offset := a.At.Sub(cut)
+		t.Logf("%s attempt %d: wait %v (expected %v), offset %v (expected %v)", phase, i+1,
+			gap.Round(100*time.Microsecond), waits[i], offset.Round(100*time.Microsecond), expected)
+		require.GreaterOrEqual(t, gap, waits[i]-time.Millisecond, "%s attempt %d came early", phase, i+1)
+		require.LessOrEqual(t, gap, waits[i]+gapTolerance, "%s attempt %d came late", phase, i+1)
+		require.LessOrEqual(t, offset-expected, offsetTolerance+time.Duration(i+1)*perAttemptSlack, "%s attempt %d offset", phase, i+1)
+		prev = a.At
+	}
+}
+
+// Back-off 100 ms / 800 ms / stable 1 s: attempts after a cut wait 100,
+// 200, 400, 800, 800 ms; a connection that drops before the stable time
+// does not reset the wait; one that stays up for it does.
+func TestBackoffScheduleOnTheWire(t *testing.T) {
+	e := setup(t)
+	ctx := testContext(t)
+	c := e.connect(e.config("backoff"))
+
+	// A: an outage from a stable connection. Five attempts are hung up on;
+	// the sixth connects.
+	cut, mark := cutAndWatch(t, e, c)
+	failed, err := e.events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	e.proxy.HangUp(false)
+	all, err := e.events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	require.Equal(t, failed, all[:5])
+	checkSchedule(t, "outage", cut, all, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 800 * ms, 800 * ms})
+	waitStatus(t, c, client.StatusStable)
+
+	// B: the connection drops before the stable time: the wait goes on
+	// from where it was (800 ms), it does not reset to 100 ms.
+	cut, mark = cutAndWatch(t, e, c)
+	e.proxy.HangUp(false)
+	next, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	checkSchedule(t, "unstable", cut, []broker.Event{next}, []time.Duration{800 * ms})
+	waitStatus(t, c, client.StatusStable)
+
+	// C: the connection stays up for the stable time: the wait resets.
+	// (A deliberate pause: the scenario is "a connection that lasts".)
+	time.Sleep(time.Second + 200*ms)
+	cut, mark = cutAndWatch(t, e, c)
+	failed, err = e.events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	e.proxy.HangUp(false)
+	all, err = e.events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindAccept, After: mark})
+	require.NoError(t, err)
+	checkSchedule(t, "after stable", cut, all, []time.Duration{100 * ms, 200 * ms, 400 * ms})
+	require.Equal(t, failed, all[:2])
+	waitStatus(t, c, client.StatusStable)
+}
+
+const ms = time.Millisecond

@@ -1,0 +1,268 @@
+package integration_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/certs"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+var (
+	endpoint    = flag.String("endpoint", "", "run the scenarios against this MQTT broker host instead of the embedded one")
+	port        = flag.Int("port", 8883, "port of -endpoint")
+	rootCA      = flag.String("rootCA", "", "root CA file for -endpoint")
+	certFile    = flag.String("cert", "", "device certificate file for -endpoint")
+	keyFile     = flag.String("key", "", "device private key file for -endpoint")
+	clientID    = flag.String("clientId", "iotmqtt-it", "prefix of the client ids the scenarios use (the endpoint's policy must allow it)")
+	topicPrefix = flag.String("topicPrefix", "sdk/test/iotmqtt", "prefix of the topics the scenarios use (the endpoint's policy must allow it)")
+	realtime    = flag.Bool("realtime", false, "run TestRealtimeSchedule with the seed's exact settings")
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testTimeout bounds every wait. Timing tolerances below are chosen to hold
+// on a loaded 2-core machine.
+const testTimeout = 30 * time.Second
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// env is where a scenario runs: the embedded broker, or a real endpoint
+// behind a fault proxy.
+type env struct {
+	t      *testing.T
+	b      *broker.Broker   // nil against a real endpoint
+	proxy  *broker.Proxy    // link faults; the device dials it
+	events *broker.Recorder // the broker's events, or only the proxy's against a real endpoint
+	host   string
+	port   int
+	files  certs.DeviceFiles
+	run    string // unique per test, for client ids and topics
+}
+
+func setup(t *testing.T, opts ...broker.Option) *env {
+	t.Helper()
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	e := &env{t: t, run: hex.EncodeToString(suffix[:])}
+	if *endpoint == "" {
+		e.b = broker.NewTLS(t, opts...)
+		e.proxy, e.events = e.b.MTLSProxy(), e.b.Events
+		e.host, e.port, e.files = e.b.Host(), e.b.Port(), e.b.ClientFiles()
+		return e
+	}
+	require.NotEmpty(t, *rootCA, "-rootCA is required with -endpoint")
+	require.NotEmpty(t, *certFile, "-cert is required with -endpoint")
+	require.NotEmpty(t, *keyFile, "-key is required with -endpoint")
+	e.events = broker.NewRecorder()
+	p, err := broker.NewProxy(net.JoinHostPort(*endpoint, strconv.Itoa(*port)), broker.ProxyRecorder(e.events, "proxy"))
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	e.proxy = p
+	e.host, e.port = *endpoint, *port
+	e.files = certs.DeviceFiles{RootCA: *rootCA, Cert: *certFile, PrivateKey: *keyFile}
+	return e
+}
+
+// embedded skips a scenario that needs broker-side hooks when running
+// against a real endpoint, saying why.
+func (e *env) embedded(why string) {
+	e.t.Helper()
+	if e.b == nil {
+		e.t.Skipf("skipped against -endpoint %s: needs the embedded broker to %s", *endpoint, why)
+	}
+}
+
+func (e *env) clientID(name string) string { return fmt.Sprintf("%s-%s-%s", *clientID, name, e.run) }
+func (e *env) topic(name string) string    { return fmt.Sprintf("%s/%s/%s", *topicPrefix, e.run, name) }
+
+// config configures a device for the endpoint, as a device is configured for
+// AWS, dialling through the fault proxy, with scaled timings.
+func (e *env) config(name string) client.Config {
+	cfg := client.DefaultConfig(e.clientID(name))
+	cfg.ConfigureEndpoint(e.host, e.port)
+	cfg.ConfigureCredentials(e.files.RootCA, e.files.PrivateKey, e.files.Cert)
+	proxyAddr := e.proxy.Addr()
+	cfg.ConfigureSocketFactory(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, proxyAddr)
+	})
+	cfg.ConfigureAutoReconnectBackoffTime(100*time.Millisecond, 800*time.Millisecond, time.Second)
+	cfg.ConfigureDrainingFrequency(20)
+	cfg.ConfigureConnectDisconnectTimeout(5 * time.Second)
+	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)
+	return cfg
+}
+
+func (e *env) connect(cfg client.Config) *client.Client {
+	e.t.Helper()
+	c, err := client.New(cfg)
+	require.NoError(e.t, err)
+	require.NoError(e.t, c.Connect(testContext(e.t)))
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_ = c.Disconnect(ctx)
+	})
+	return c
+}
+
+// goOffline cuts the device's link while new connections are hung up on,
+// and waits until the client knows.
+func (e *env) goOffline(c *client.Client) {
+	e.t.Helper()
+	e.proxy.HangUp(true)
+	e.proxy.CutLinks(broker.FIN)
+	waitStatus(e.t, c, client.StatusConnecting)
+}
+
+func waitStatus(t *testing.T, c *client.Client, want client.Status) {
+	t.Helper()
+	require.Eventually(t, func() bool { return c.Status() == want }, testTimeout, time.Millisecond, "status %v", want)
+}
+
+// arrival is a message seen at the broker (embedded) or at a directly
+// connected observer (real endpoint).
+type arrival struct {
+	payload string
+	at      time.Time
+}
+
+// observer collects the publishes to one topic.
+type observer interface {
+	// waitN returns the first n arrivals since the observer started.
+	waitN(ctx context.Context, n int) ([]arrival, error)
+	// all returns every arrival so far.
+	all() []arrival
+}
+
+// observe starts watching topic. Against the embedded broker it reads the
+// broker's recorder (time of receipt at the broker); against a real
+// endpoint it subscribes a second client that does not go through the
+// proxy (time of receipt at that client).
+func (e *env) observe(topic string) observer {
+	e.t.Helper()
+	if e.b != nil {
+		return &recorderObserver{rec: e.events, m: broker.Match{Kind: broker.KindPublish, Topic: topic, After: e.events.Seq()}}
+	}
+	o := &clientObserver{changed: make(chan struct{})}
+	cfg := client.DefaultConfig(e.clientID("observer"))
+	cfg.ConfigureEndpoint(e.host, e.port)
+	cfg.ConfigureCredentials(e.files.RootCA, e.files.PrivateKey, e.files.Cert)
+	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)
+	c, err := client.New(cfg)
+	require.NoError(e.t, err)
+	ctx := testContext(e.t)
+	require.NoError(e.t, c.Connect(ctx))
+	e.t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	_, err = c.Subscribe(ctx, topic, client.QoS1, o.add)
+	require.NoError(e.t, err)
+	return o
+}
+
+type recorderObserver struct {
+	rec *broker.Recorder
+	m   broker.Match
+}
+
+func (o *recorderObserver) waitN(ctx context.Context, n int) ([]arrival, error) {
+	evs, err := o.rec.WaitForN(ctx, n, o.m)
+	return toArrivals(evs), err
+}
+
+func (o *recorderObserver) all() []arrival { return toArrivals(o.rec.Events(o.m)) }
+
+func toArrivals(evs []broker.Event) []arrival {
+	out := make([]arrival, len(evs))
+	for i, e := range evs {
+		out[i] = arrival{payload: string(e.Payload), at: e.At}
+	}
+	return out
+}
+
+type clientObserver struct {
+	mu       sync.Mutex // guards arrived, changed
+	arrived  []arrival
+	changed  chan struct{}
+}
+
+func (o *clientObserver) add(m client.Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.arrived = append(o.arrived, arrival{payload: string(m.Payload), at: time.Now()})
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+func (o *clientObserver) all() []arrival {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]arrival(nil), o.arrived...)
+}
+
+func (o *clientObserver) waitN(ctx context.Context, n int) ([]arrival, error) {
+	for {
+		o.mu.Lock()
+		got, changed := o.arrived, o.changed
+		o.mu.Unlock()
+		if len(got) >= n {
+			return append([]arrival(nil), got[:n]...), nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("observer: %d of %d arrivals: %w", len(got), n, ctx.Err())
+		}
+	}
+}
+
+func payloadsOf(as []arrival) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.payload
+	}
+	return out
+}
+
+func seq(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, strconv.Itoa(i))
+	}
+	return out
+}
+
+// spacing summarises the gaps between consecutive arrivals.
+type spacing struct {
+	mean, worst, min time.Duration
+}
+
+func spacingOf(as []arrival) spacing {
+	s := spacing{min: time.Hour}
+	for i := 1; i < len(as); i++ {
+		gap := as[i].at.Sub(as[i-1].at)
+		s.worst = max(s.worst, gap)
+		s.min = min(s.min, gap)
+	}
+	if len(as) > 1 {
+		s.mean = as[len(as)-1].at.Sub(as[0].at) / time.Duration(len(as)-1)
+	}
+	return s
+}
