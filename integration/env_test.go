@@ -198,9 +198,9 @@ func toArrivals(evs []broker.Event) []arrival {
 }
 
 type clientObserver struct {
-	mu       sync.Mutex // guards arrived, changed
-	arrived  []arrival
-	changed  chan struct{}
+	mu      sync.Mutex // guards arrived, changed
+	arrived []arrival
+	changed chan struct{}
 }
 
 func (o *clientObserver) add(m client.Message) {
