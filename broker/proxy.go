@@ -192,7 +192,8 @@ func (p *Proxy) Accept() error {
 }
 
 // HangUp makes the proxy close every new connection right after accepting
-// it (the client reads EOF during its TLS handshake), while on is true.
+// it (the client reads EOF, or a reset, during its TLS handshake), while on
+// is true.
 // Unlike Refuse, every attempt is still recorded as an accept, so
 // connection attempts can be timed on the wire in front of any endpoint.
 func (p *Proxy) HangUp(on bool) {
