@@ -31,9 +31,11 @@ test-realtime:
 test-mosquitto:
 	./scripts/mosquitto-suite.sh
 
-## run: the basicPubSub sample on the embedded broker (pass flags with ARGS="...").
+## run: the basicPubSub sample on the embedded broker, with the fault demo, 20 messages
+## (other flags: make run ARGS="--count 0" runs until Ctrl-C; ARGS="-e HOST -r CA -c CERT -k KEY").
+RUN_ARGS = $(if $(ARGS),$(ARGS),--faults --count 20)
 run:
-	$(GO) run ./cmd/basicpubsub $(ARGS)
+	$(GO) run ./cmd/basicpubsub $(RUN_ARGS)
 
 ## bench: benchmarks (numbers belong here, not in timed tests).
 bench:

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-e", "h", "-r", "ca", "-w", "-c", "c", "-k", "k"}, "X.509 cert authentication and WebSocket are mutual exclusive. Please pick one."},
+		{[]string{"-e", "h", "-r", "ca"}, "Missing credentials for authentication."},
+		{[]string{"--endpoint", "h", "--rootCA", "ca", "--cert", "c"}, "Missing credentials for authentication."},
+		{[]string{"-e", "h", "-c", "c", "-k", "k"}, "required: -r/--rootCA"},
+		{[]string{"-r", "ca"}, "need -e/--endpoint"},
+		{[]string{"-m", "listen"}, "Unknown --mode option listen. Must be one of [both publish subscribe]"},
+		{[]string{"-p", "70000"}, "port 70000 is out of range"},
+		{[]string{"--count", "-1"}, "--count must not be negative"},
+		{[]string{"--interval", "0s"}, "--interval must be positive"},
+		{[]string{"--faults", "-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, "--faults needs the embedded broker"},
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"extra"}, "unexpected arguments: extra"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
+			require.ErrorIs(t, err, errUsage, "exit code 2")
+			require.Contains(t, err.Error()+stderr.String(), tt.want)
+		})
+	}
+	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorIs(t, err, flag.ErrHelp, "exit code 0")
+}
+
+func TestPortDefaults(t *testing.T) {
+	o, err := parseFlags([]string{"-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, 8883, o.port)
+	o, err = parseFlags([]string{"-e", "h", "-r", "ca", "-w"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, 443, o.port)
+	o, err = parseFlags([]string{"--endpoint", "h", "--rootCA", "ca", "--websocket", "--port", "8443", "--clientId", "me", "--topic", "t", "--mode", "publish", "--message", "hi"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, options{endpoint: "h", rootCA: "ca", websocket: true, port: 8443, clientID: "me", topic: "t", mode: "publish", message: "hi", interval: time.Second}, *o)
+}
+
+func TestEncodeMessageLikePython(t *testing.T) {
+	require.Equal(t, `{"message": "Hello World!", "sequence": 0}`, string(encodeMessage("Hello World!", 0)))
+	require.Equal(t, `{"message": "a \"q\" <b>", "sequence": 12}`, string(encodeMessage(`a "q" <b>`, 12)))
+}
+
+// syncBuffer is safe for the callback goroutine and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func TestEmbeddedRunWithCount(t *testing.T) {
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"--count", "3", "--interval", "20ms"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	for i := range 3 {
+		require.Contains(t, stdout.String(), fmt.Sprintf("Received a new message: \n{\"message\": \"Hello World!\", \"sequence\": %d}\nfrom topic: \nsdk/test/Python\n", i))
+	}
+	require.Equal(t, 3, strings.Count(stdout.String(), "Received a new message"))
+	require.Contains(t, stderr.String(), "started the embedded broker")
+	require.Contains(t, stderr.String(), "disconnected")
+}
+
+func TestPublishMode(t *testing.T) {
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"--count", "2", "--interval", "20ms", "-m", "publish", "-M", "hi", "-t", "x/y"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Contains(t, stdout.String(), "Published topic x/y: {\"message\": \"hi\", \"sequence\": 1}\n")
+	require.NotContains(t, stdout.String(), "Received")
+}
+
+func TestFaultDemoShowsTheTimeline(t *testing.T) {
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"--faults", "--count", "8", "--interval", "50ms"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	log := stderr.String()
+	for _, want := range []string{"*** fault: the link is cut", "connection lost", "reconnecting after back-off wait=50ms",
+		"queued, client connecting", "*** fault over", "connected", "queued=", "subscriptions renewed filters=1", "draining offline queue interval=25ms"} {
+		require.Contains(t, log, want)
+	}
+	for i := range 8 {
+		require.Contains(t, stdout.String(), fmt.Sprintf("\"sequence\": %d}", i), "message %d arrived despite the cut", i)
+	}
+}
+
+func TestInterruptDisconnectsCleanly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--interval", "20ms"}, &stdout, &stderr) }()
+	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "Received a new message") }, 10*time.Second, 5*time.Millisecond)
+	cancel() // Ctrl-C
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	require.Contains(t, stderr.String(), "disconnected")
+}
+
+func TestWrongEndpointIsAClearError(t *testing.T) {
+	err := run(context.Background(), []string{"-e", "h", "-r", "/nonexistent/ca.pem", "-c", "c", "-k", "k"}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.Error(t, err)
+	require.False(t, errors.Is(err, errUsage))
+	require.ErrorContains(t, err, "/nonexistent/ca.pem")
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// run is the sample: parse the flags, start the embedded broker if no
+// endpoint is given, connect, subscribe, publish in a loop, and disconnect
+// cleanly when ctx ends (Ctrl-C) or after --count messages.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newTimeline(stderr, time.Now(), slog.LevelInfo)
+
+	host, port := o.endpoint, o.port
+	rootCAPath, certificatePath, privateKeyPath := o.rootCA, o.cert, o.key
+	var b *broker.Broker
+	if o.endpoint == "" {
+		if b, err = broker.Start(broker.WithThingName(o.clientID)); err != nil {
+			return err
+		}
+		defer b.Close()
+		files := b.ClientFiles()
+		host, port = b.Host(), b.Port()
+		rootCAPath, certificatePath, privateKeyPath = files.RootCA, files.Cert, files.PrivateKey
+		log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", b.Addr(), certificatePath)
+	}
+
+	// Init AWSIoTMQTTClient; its timings scale with --interval (1 s: the
+	// seed's exact settings).
+	cfg := client.DefaultConfig(o.clientID)
+	cfg.UseWebsocket = o.websocket
+	cfg.ConfigureEndpoint(host, port)
+	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
+	// AWSIoTMQTTClient connection configuration
+	cfg.ConfigureAutoReconnectBackoffTime(1*o.interval, 32*o.interval, 20*o.interval)
+	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest) // Infinite offline Publish queueing
+	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.interval)) // Draining: 2 Hz
+	cfg.ConfigureConnectDisconnectTimeout(10 * o.interval)                          // 10 sec
+	cfg.ConfigureMQTTOperationTimeout(5 * o.interval)                               // 5 sec
+	cfg.Logger = slog.New(log)
+	myAWSIoTMQTTClient, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	// Connect and subscribe to AWS IoT
+	if err := myAWSIoTMQTTClient.Connect(ctx); err != nil {
+		return err
+	}
+	s := &sample{o: o, c: myAWSIoTMQTTClient, log: log, stdout: stdout, received: make(chan struct{}, 1)}
+	defer s.disconnect()
+	if o.subscribes() {
+		if _, err := myAWSIoTMQTTClient.Subscribe(ctx, o.topic, client.QoS1, s.customCallback); err != nil {
+			return err
+		}
+	}
+	if !sleep(ctx, 2*o.interval) {
+		return nil
+	}
+	if !o.publishes() {
+		return s.waitReceived(ctx, o.count, 0)
+	}
+	var demo *faultDemo
+	if o.faults {
+		demo = &faultDemo{b: b, log: log, outage: 5 * o.interval / 2}
+		defer demo.wait()
+	}
+
+	// Publish to the same topic in a loop
+	for loopCount := 0; o.count == 0 || loopCount < o.count; loopCount++ {
+		if demo != nil && loopCount%10 == 3 {
+			demo.start(ctx)
+		}
+		messageJSON := encodeMessage(o.message, loopCount)
+		out, err := myAWSIoTMQTTClient.Publish(ctx, o.topic, messageJSON, client.QoS1)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		case out != client.Sent:
+			log.say("%s, client %s: %s (%d waiting)", out, myAWSIoTMQTTClient.Status(), messageJSON, myAWSIoTMQTTClient.QueuedRequests())
+		case o.mode == "publish":
+			fmt.Fprintf(stdout, "Published topic %s: %s\n\n", o.topic, messageJSON)
+		}
+		if !sleep(ctx, o.interval) {
+			return nil
+		}
+	}
+	if o.subscribes() {
+		return s.waitReceived(ctx, o.count, 30*o.interval+10*time.Second)
+	}
+	return nil
+}
+
+// sample holds what the running sample shares with its callback.
+type sample struct {
+	o      *options
+	c      *client.Client
+	log    *timeline
+	stdout io.Writer
+
+	mu       sync.Mutex // guards n, stdout writes
+	n        int
+	received chan struct{} // signalled on each message
+}
+
+// customCallback prints what the Python sample's customCallback prints.
+func (s *sample) customCallback(message client.Message) {
+	s.mu.Lock()
+	fmt.Fprintf(s.stdout, "Received a new message: \n%s\nfrom topic: \n%s\n--------------\n\n\n", message.Payload, message.Topic)
+	s.n++
+	s.mu.Unlock()
+	select {
+	case s.received <- struct{}{}:
+	default:
+	}
+}
+
+// waitReceived returns once n messages have arrived (n = 0: until ctx
+// ends), or fails after timeout (0: none).
+func (s *sample) waitReceived(ctx context.Context, n int, timeout time.Duration) error {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		s.mu.Lock()
+		got := s.n
+		s.mu.Unlock()
+		if n > 0 && got >= n {
+			return nil
+		}
+		select {
+		case <-s.received:
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return fmt.Errorf("received %d of %d messages in %v", got, n, timeout)
+		}
+	}
+}
+
+// disconnect ends the session cleanly, even after Ctrl-C.
+func (s *sample) disconnect() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.interval)
+	defer cancel()
+	if err := s.c.Disconnect(ctx); err != nil {
+		s.log.say("disconnect: %v", err)
+	}
+}
+
+// encodeMessage renders the payload as Python's json.dumps does:
+// {"message": "Hello World!", "sequence": 0}.
+func encodeMessage(message string, sequence int) []byte {
+	var quoted bytes.Buffer
+	enc := json.NewEncoder(&quoted)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(message) // a string always encodes
+	return fmt.Appendf(nil, `{"message": %s, "sequence": %d}`, bytes.TrimSpace(quoted.Bytes()), sequence)
+}
+
+// sleep waits d or until ctx ends (then it returns false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
