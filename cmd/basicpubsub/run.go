@@ -46,10 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
 	// AWSIoTMQTTClient connection configuration
 	cfg.ConfigureAutoReconnectBackoffTime(1*o.interval, 32*o.interval, 20*o.interval)
-	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest) // Infinite offline Publish queueing
+	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest)   // Infinite offline Publish queueing
 	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.interval)) // Draining: 2 Hz
-	cfg.ConfigureConnectDisconnectTimeout(10 * o.interval)                          // 10 sec
-	cfg.ConfigureMQTTOperationTimeout(5 * o.interval)                               // 5 sec
+	cfg.ConfigureConnectDisconnectTimeout(10 * o.interval)                         // 10 sec
+	cfg.ConfigureMQTTOperationTimeout(5 * o.interval)                              // 5 sec
 	cfg.Logger = slog.New(log)
 	myAWSIoTMQTTClient, err := client.New(cfg)
 	if err != nil {
