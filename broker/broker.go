@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -30,6 +31,10 @@ const (
 // client certificates on port 443.
 const ALPNMQTTCA = "x-amzn-mqtt-ca"
 
+// ALPNMQTT is the TLS application protocol AWS IoT expects for MQTT with a
+// custom authorizer (user name and password, no client certificate) on 443.
+const ALPNMQTT = "mqtt"
+
 // DefaultThingName is the name (client certificate common name and file
 // prefix) of the ready-made device credentials.
 const DefaultThingName = "iotmqtt-device"
@@ -41,6 +46,8 @@ type config struct {
 	ca           *certs.CA
 	hosts        []string
 	plainTCP     bool
+	webSocket    map[string]string // access key id → secret; nil: no wss listener
+	authorize    func(username, password string) bool
 	logger       *slog.Logger
 	thingName    string
 	capabilities func(*mqtt.Capabilities)
@@ -58,6 +65,22 @@ func WithHosts(hosts ...string) Option { return func(c *config) { c.hosts = host
 
 // WithPlainTCP also starts a plain (no TLS) MQTT listener, see TCPAddr.
 func WithPlainTCP() Option { return func(c *config) { c.plainTCP = true } }
+
+// WithWebSocket also starts a WebSocket listener (wss, path /mqtt as on AWS
+// IoT, see WSSAddr) that accepts upgrade requests presigned with SigV4 by
+// one of these credentials (access key id → secret access key), for the
+// service iotdevicegateway or iotdata, and refuses others with HTTP 403.
+func WithWebSocket(credentials map[string]string) Option {
+	return func(c *config) { c.webSocket = maps.Clone(credentials) }
+}
+
+// WithCustomAuthorizer lets clients without a certificate connect to the
+// mutual-TLS listener if they negotiate ALPN "mqtt" (AWS IoT's custom
+// authentication on port 443) and authorize accepts their MQTT user name
+// and password; refused ones get CONNACK return code 5.
+func WithCustomAuthorizer(authorize func(username, password string) bool) Option {
+	return func(c *config) { c.authorize = authorize }
+}
 
 // WithLogger sends mochi's log to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -85,19 +108,21 @@ type Broker struct {
 	// certificates are accepted.
 	CA *certs.CA
 
-	cfg       config
-	serverTLS *tls.Config
-	device    *certs.KeyPair
-	files     certs.DeviceFiles
-	dir       string
-	faults    faults
-	mtls, tcp *Proxy
+	cfg            config
+	serverCert     tls.Certificate
+	serverTLS      *tls.Config
+	device         *certs.KeyPair
+	files          certs.DeviceFiles
+	dir            string
+	faults         faults
+	mtls, tcp, wss *Proxy
 
-	mu      sync.Mutex // guards srv, inboxes, closed
-	srv     *mqtt.Server
-	inboxes map[*Inbox]struct{}
-	closed  bool
-	nextSub atomic.Int64
+	mu        sync.Mutex // guards srv, inboxes, closed, wsSecrets
+	srv       *mqtt.Server
+	inboxes   map[*Inbox]struct{}
+	closed    bool
+	wsSecrets map[string]string
+	nextSub   atomic.Int64
 }
 
 // Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
@@ -107,7 +132,7 @@ func Start(opts ...Option) (b *Broker, err error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b = &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{})}
+	b = &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -123,6 +148,11 @@ func Start(opts ...Option) (b *Broker, err error) {
 	}
 	if cfg.plainTCP {
 		if b.tcp, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerTCP)); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.webSocket != nil {
+		if b.wss, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerWSS)); err != nil {
 			return nil, err
 		}
 	}
@@ -148,12 +178,17 @@ func (b *Broker) makeCredentials() error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	b.serverCert = server.TLSCertificate()
 	b.serverTLS = &tls.Config{
-		Certificates: []tls.Certificate{server.TLSCertificate()},
+		Certificates: []tls.Certificate{b.serverCert},
 		ClientCAs:    b.CA.CertPool(),
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		NextProtos:   []string{ALPNMQTTCA},
 		MinVersion:   tls.VersionTLS12,
+	}
+	if b.cfg.authorize != nil {
+		b.serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		b.serverTLS.NextProtos = append(b.serverTLS.NextProtos, ALPNMQTT)
 	}
 	if b.device, err = b.CA.IssueClient(b.cfg.thingName); err != nil {
 		return fmt.Errorf("broker: %w", err)
@@ -178,7 +213,7 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events}, nil); err != nil {
+	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -186,6 +221,7 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
+	tl.customAuth = b.cfg.authorize != nil
 	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, tl)); err != nil {
 		tl.Close()
 		return nil, fmt.Errorf("broker: add listener: %w", err)
@@ -202,12 +238,25 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
 	}
+	var ws *wsListener
+	if b.wss != nil {
+		if ws, err = newWSListener(b, b.serverCert); err != nil {
+			tl.Close()
+			return nil, err
+		}
+		if err := srv.AddListener(ws); err != nil {
+			return nil, fmt.Errorf("broker: add listener: %w", err)
+		}
+	}
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
 	b.mtls.SetUpstream(tl.Addr().String())
 	if plain != nil {
 		b.tcp.SetUpstream(plain.Addr().String())
+	}
+	if ws != nil {
+		b.wss.SetUpstream(ws.Address())
 	}
 	return srv, nil
 }
@@ -233,9 +282,11 @@ func stopServer(srv *mqtt.Server) error {
 }
 
 func (b *Broker) proxies() []*Proxy {
-	ps := []*Proxy{b.mtls}
-	if b.tcp != nil {
-		ps = append(ps, b.tcp)
+	var ps []*Proxy
+	for _, p := range []*Proxy{b.mtls, b.tcp, b.wss} {
+		if p != nil {
+			ps = append(ps, p)
+		}
 	}
 	return ps
 }
@@ -244,9 +295,6 @@ func (b *Broker) proxies() []*Proxy {
 // client's own address.
 func (b *Broker) clientAddr(upstreamSide string) string {
 	for _, p := range b.proxies() {
-		if p == nil {
-			continue
-		}
 		if a := p.clientAddr(upstreamSide); a != "" {
 			return a
 		}
@@ -273,6 +321,34 @@ func (b *Broker) TCPAddr() string {
 		return ""
 	}
 	return b.tcp.Addr()
+}
+
+// WSSAddr returns the WebSocket (wss) address, or "" unless WithWebSocket
+// was given. Clients connect to wss://localhost:port/mqtt (the server
+// certificate covers localhost and 127.0.0.1).
+func (b *Broker) WSSAddr() string {
+	if b.wss == nil {
+		return ""
+	}
+	return b.wss.Addr()
+}
+
+// WSSProxy returns the fault proxy in front of the WebSocket listener, or nil.
+func (b *Broker) WSSProxy() *Proxy { return b.wss }
+
+// SetWebSocketCredentials replaces the credentials (access key id → secret
+// access key) whose signatures the WebSocket listener accepts.
+func (b *Broker) SetWebSocketCredentials(credentials map[string]string) {
+	b.mu.Lock()
+	b.wsSecrets = maps.Clone(credentials)
+	b.mu.Unlock()
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
+}
+
+func (b *Broker) webSocketSecrets() map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.wsSecrets
 }
 
 // MTLSProxy returns the fault proxy in front of the mutual-TLS listener.
@@ -479,7 +555,7 @@ func (b *Broker) Close() error {
 	b.inboxes = nil
 	b.mu.Unlock()
 
-	for _, p := range []*Proxy{b.mtls, b.tcp} {
+	for _, p := range []*Proxy{b.mtls, b.tcp, b.wss} {
 		if p != nil {
 			p.Close()
 		}

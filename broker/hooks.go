@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -60,6 +61,24 @@ type controlHook struct {
 	srv    *mqtt.Server
 	faults *faults
 	rec    *Recorder
+	// authorize, if set, decides for connections without a client
+	// certificate (custom authorizer emulation).
+	authorize func(username, password string) bool
+}
+
+// tlsConn returns the TLS connection under a client's connection: directly
+// on the mutual-TLS listener, under the WebSocket on the wss listener.
+func tlsConn(cl *mqtt.Client) (*tls.Conn, bool) {
+	c := cl.Net.Conn
+	for range 3 { // WebSocket → handshake rewriter → TLS
+		u, ok := c.(interface{ Underlying() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.Underlying()
+	}
+	tc, ok := c.(*tls.Conn)
+	return tc, ok
 }
 
 func (h *controlHook) ID() string { return "iotmqtt-control" }
@@ -80,7 +99,16 @@ func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	return code
 }
 
-func (h *controlHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+// OnConnectAuthenticate lets in every client that got through its listener
+// (mutual TLS verified the certificate; wss verified the signature), and
+// asks the custom authorizer about TLS clients without a certificate.
+func (h *controlHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	tc, ok := tlsConn(cl)
+	if !ok || cl.Net.Listener != ListenerMTLS || len(tc.ConnectionState().PeerCertificates) > 0 {
+		return true
+	}
+	return h.authorize != nil && h.authorize(string(pk.Connect.Username), string(pk.Connect.Password))
+}
 
 func (h *controlHook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
 	return write || !h.faults.subscriptionRefused(topic)
@@ -134,7 +162,7 @@ func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 		e.Keepalive = pk.Connect.Keepalive
 		e.CleanSession = pk.Connect.Clean
 		e.Username = string(pk.Connect.Username)
-		if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
+		if tc, ok := tlsConn(cl); ok {
 			st := tc.ConnectionState()
 			e.ServerName, e.ALPN = st.ServerName, st.NegotiatedProtocol
 			if len(st.PeerCertificates) > 0 {

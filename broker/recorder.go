@@ -45,6 +45,9 @@ const (
 	// KindDisconnect is the end of a client's session; Cause is empty for a
 	// clean MQTT DISCONNECT and otherwise says what ended it.
 	KindDisconnect
+	// KindUpgrade is a WebSocket upgrade request (Detail: the request URI;
+	// HTTPStatus: 101, or 403 with Cause for a refused signature).
+	KindUpgrade
 	// KindFault is a fault applied by the harness, or applied to one packet
 	// (then ClientID, Topic and PacketID say which); Detail says what.
 	KindFault
@@ -54,7 +57,7 @@ var kindNames = map[Kind]string{
 	KindAccept: "ACCEPT", KindTLSFailure: "TLS-FAILURE", KindConnect: "CONNECT", KindConnack: "CONNACK",
 	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE", KindUnsuback: "UNSUBACK",
 	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindDeliveryAck: "DELIVERY-ACK", KindPingreq: "PINGREQ",
-	KindDisconnect: "DISCONNECT", KindFault: "FAULT",
+	KindDisconnect: "DISCONNECT", KindUpgrade: "UPGRADE", KindFault: "FAULT",
 }
 
 // String names the kind.
@@ -105,7 +108,10 @@ type Event struct {
 	Retain   bool
 	PacketID uint16
 
-	// TLS-FAILURE, DISCONNECT, FAULT
+	// UPGRADE
+	HTTPStatus int
+
+	// TLS-FAILURE, DISCONNECT, UPGRADE, FAULT
 	Cause  string
 	Detail string
 }
@@ -134,6 +140,11 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " id=%d", e.PacketID)
 	case KindTLSFailure, KindDisconnect:
 		fmt.Fprintf(&b, " cause=%q", e.Cause)
+	case KindUpgrade:
+		fmt.Fprintf(&b, " status=%d %s", e.HTTPStatus, truncate([]byte(e.Detail), 60))
+		if e.Cause != "" {
+			fmt.Fprintf(&b, " cause=%q", e.Cause)
+		}
 	case KindFault:
 		if e.Topic != "" {
 			fmt.Fprintf(&b, " topic=%s id=%d", e.Topic, e.PacketID)

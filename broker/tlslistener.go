@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -23,6 +24,9 @@ type tlsListener struct {
 	// clientAddr maps a connection's remote address to the device's
 	// address in front of the proxy.
 	clientAddr func(string) string
+	// customAuth lets clients without a certificate through if they
+	// negotiated ALPN "mqtt" (the CONNECT is then authorized by user name).
+	customAuth bool
 
 	ready chan net.Conn
 	done  chan struct{}
@@ -70,7 +74,11 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	defer cancel()
 	tc := tls.Server(raw, l.cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err := tc.HandshakeContext(ctx)
+	if st := tc.ConnectionState(); err == nil && l.customAuth && len(st.PeerCertificates) == 0 && st.NegotiatedProtocol != ALPNMQTT {
+		err = errors.New("tls: client didn't provide a certificate (custom authentication needs ALPN \"mqtt\")")
+	}
+	if err != nil {
 		l.rec.add(Event{Kind: KindTLSFailure, Remote: l.clientAddr(raw.RemoteAddr().String()), Listener: l.name, Cause: err.Error()})
 		raw.Close()
 		return

@@ -1,0 +1,171 @@
+package broker
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/iotmqtt/iotmqtt/internal/wsconn"
+)
+
+// ListenerWSS is the WebSocket listener's name in Event.Listener.
+const ListenerWSS = "wss"
+
+// wsListener is a mochi listener for MQTT over WebSocket with TLS, as AWS
+// IoT serves on port 443 at /mqtt: every upgrade request must carry a valid
+// SigV4 presigned query, or it is refused with HTTP 403. (mochi's own
+// WebSocket listener cannot report an ephemeral port, cannot see the
+// upgrade request and answers in the header spelling the Python SDK
+// rejects.)
+type wsListener struct {
+	ln  net.Listener
+	srv *http.Server
+	b   *Broker
+
+	mu        sync.Mutex // guards establish
+	establish listeners.EstablishFn
+	sessions  sync.WaitGroup
+}
+
+func newWSListener(b *Broker, serverCert tls.Certificate) (*wsListener, error) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("broker: listen: %w", err)
+	}
+	l := &wsListener{b: b, ln: tls.NewListener(raw, &tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		NextProtos:   []string{"http/1.1"},
+		MinVersion:   tls.VersionTLS12,
+	})}
+	l.srv = &http.Server{Handler: http.HandlerFunc(l.upgrade), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	return l, nil
+}
+
+func (l *wsListener) ID() string              { return ListenerWSS }
+func (l *wsListener) Address() string         { return l.ln.Addr().String() }
+func (l *wsListener) Protocol() string        { return "wss" }
+func (l *wsListener) Init(*slog.Logger) error { return nil }
+
+func (l *wsListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	l.establish = establish
+	l.mu.Unlock()
+	_ = l.srv.Serve(l.ln) // returns when closed
+}
+
+func (l *wsListener) Close(closeClients listeners.CloseFn) {
+	closeClients(ListenerWSS)
+	_ = l.srv.Close()
+	l.sessions.Wait()
+}
+
+var upgrader = websocket.Upgrader{
+	Subprotocols:    []string{"mqtt", "mqttv3.1"},
+	CheckOrigin:     func(*http.Request) bool { return true },
+	ReadBufferSize:  4096,
+	WriteBufferSize: 4096,
+}
+
+// upgrade verifies the presigned URL, records the request, and hands the
+// WebSocket to mochi for the session's life.
+func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
+	ev := Event{Kind: KindUpgrade, Listener: ListenerWSS, Remote: l.b.clientAddr(r.RemoteAddr), Detail: r.URL.RequestURI()}
+	if err := verifyPresigned(r, l.b.webSocketSecrets(), time.Now()); err != nil {
+		ev.HTTPStatus, ev.Cause = http.StatusForbidden, err.Error()
+		l.b.Events.add(ev)
+		http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	key := r.Header.Get("Sec-Websocket-Key")
+	if !validKey(key) {
+		// The Python SDK sends a 172-character key; answer it anyway.
+		r.Header.Set("Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	}
+	ws, err := upgrader.Upgrade(&lowercaseHandshake{ResponseWriter: w, key: key}, r, nil)
+	if err != nil {
+		ev.HTTPStatus, ev.Cause = http.StatusBadRequest, err.Error()
+		l.b.Events.add(ev)
+		return
+	}
+	ev.HTTPStatus = http.StatusSwitchingProtocols
+	l.b.Events.add(ev)
+	l.mu.Lock()
+	establish := l.establish
+	l.mu.Unlock()
+	l.sessions.Add(1)
+	defer l.sessions.Done()
+	_ = establish(ListenerWSS, wsconn.New(ws))
+}
+
+func validKey(k string) bool {
+	b, err := base64.StdEncoding.DecodeString(k)
+	return err == nil && len(b) == 16
+}
+
+// acceptKey is the Sec-WebSocket-Accept value for a client's key (RFC 6455).
+func acceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// lowercaseHandshake makes the 101 response spell its header names in lower
+// case ("sec-websocket-accept: ", exactly, is what the Python SDK's client
+// looks for) and carry the accept value for the client's own key.
+type lowercaseHandshake struct {
+	http.ResponseWriter
+	key string
+}
+
+func (h *lowercaseHandshake) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := h.ResponseWriter.(http.Hijacker).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &handshakeRewriter{Conn: c, key: h.key}, brw, nil
+}
+
+// handshakeRewriter rewrites the first write on the connection: the
+// upgrade response.
+type handshakeRewriter struct {
+	net.Conn
+	key  string
+	done bool
+}
+
+// Underlying returns the connection under the rewriter.
+func (c *handshakeRewriter) Underlying() net.Conn { return c.Conn }
+
+func (c *handshakeRewriter) Write(p []byte) (int, error) {
+	if c.done {
+		return c.Conn.Write(p)
+	}
+	c.done = true
+	head, rest, _ := strings.Cut(string(p), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	for i := 1; i < len(lines); i++ {
+		name, value, ok := strings.Cut(lines[i], ":")
+		if !ok {
+			continue
+		}
+		name = strings.ToLower(name)
+		if name == "sec-websocket-accept" {
+			value = " " + acceptKey(c.key)
+		}
+		lines[i] = name + ":" + value
+	}
+	if _, err := c.Conn.Write([]byte(strings.Join(lines, "\r\n") + "\r\n\r\n" + rest)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
