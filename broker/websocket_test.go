@@ -43,7 +43,9 @@ func wsDial(t *testing.T, b *broker.Broker, u string) (*websocket.Conn, *http.Re
 	t.Helper()
 	addr := b.WSSAddr()
 	d := websocket.Dialer{
-		NetDialContext:   func(ctx context.Context, network, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) },
+		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
 		TLSClientConfig:  &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"},
 		Subprotocols:     []string{"mqtt"},
 		HandshakeTimeout: 5 * time.Second,
@@ -63,7 +65,7 @@ func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 		t.Run(service, func(t *testing.T) {
 			mark := b.Events.Seq()
 			lost := make(chan error, 1)
-			opts := paho.NewClientOptions().AddBroker("ws://unused").SetClientID("ws-"+service).SetProtocolVersion(4).
+			opts := paho.NewClientOptions().AddBroker("ws://unused").SetClientID("ws-" + service).SetProtocolVersion(4).
 				SetAutoReconnect(false).SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err }).
 				SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) {
 					ws, _, err := wsDial(t, b, presign(t, wsHost(b), "AKIDEXAMPLE", testCreds["AKIDEXAMPLE"], service, time.Now()))
