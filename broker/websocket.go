@@ -33,8 +33,9 @@ type wsListener struct {
 	srv *http.Server
 	b   *Broker
 
-	mu        sync.Mutex // guards establish
+	mu        sync.Mutex // guards establish, closed, and sessions.Add
 	establish listeners.EstablishFn
+	closed    bool
 	sessions  sync.WaitGroup
 }
 
@@ -65,6 +66,9 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 }
 
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	closeClients(ListenerWSS)
 	_ = l.srv.Close()
 	l.sessions.Wait()
@@ -101,9 +105,14 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	ev.HTTPStatus = http.StatusSwitchingProtocols
 	l.b.Events.add(ev)
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		ws.Close()
+		return
+	}
 	establish := l.establish
-	l.mu.Unlock()
 	l.sessions.Add(1)
+	l.mu.Unlock()
 	defer l.sessions.Done()
 	_ = establish(ListenerWSS, wsconn.New(ws))
 }

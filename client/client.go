@@ -57,6 +57,7 @@ func (s Status) String() string {
 type Client struct {
 	cfg           Config
 	tls           *tls.Config
+	presign       *presigner // WebSocket only
 	log           *slog.Logger
 	drainInterval time.Duration
 
@@ -93,6 +94,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var presign *presigner
+	if cfg.UseWebsocket {
+		if presign, err = newPresigner(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -104,6 +111,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg:           cfg,
 		tls:           t,
+		presign:       presign,
 		log:           log,
 		drainInterval: cfg.drainInterval(),
 		out:           outbox{limit: limit, drop: cfg.DropBehavior},

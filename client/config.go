@@ -79,9 +79,15 @@ type Config struct {
 	ClientID string
 	// CleanSession asks for a clean session (default true, as in AWS).
 	CleanSession bool
-	// UseWebsocket selects MQTT over WebSocket with SigV4 (the
-	// constructor's useWebsocket). Not implemented yet: New rejects it.
+	// UseWebsocket selects MQTT over WebSocket (wss://Host/mqtt, normally
+	// port 443) authenticated by a SigV4-presigned URL, signed afresh for
+	// every connection attempt (the constructor's useWebsocket). It needs
+	// only the root CA, no client certificate.
 	UseWebsocket bool
+	// Region is the AWS region for WebSocket SigV4 signing. Default: taken
+	// from the endpoint's name (abc-ats.iot.eu-west-1.amazonaws.com:
+	// eu-west-1); required for other endpoints.
+	Region string
 
 	// Host and Port are the broker endpoint (ConfigureEndpoint). Port 443
 	// without WebSocket negotiates ALPN x-amzn-mqtt-ca.
@@ -99,7 +105,9 @@ type Config struct {
 	TLSConfig *tls.Config
 
 	// AccessKeyID, SecretAccessKey and SessionToken are IAM credentials for
-	// WebSocket SigV4 (ConfigureIAMCredentials).
+	// WebSocket SigV4 (ConfigureIAMCredentials). When they are empty, the
+	// standard AWS chain is used: environment variables, the shared config
+	// and credentials files, profiles, and so on.
 	AccessKeyID, SecretAccessKey, SessionToken string
 
 	// BackoffBase is the first wait before reconnecting; each further
@@ -202,7 +210,8 @@ func (c *Config) ConfigureEndpoint(hostName string, portNumber int) {
 }
 
 // ConfigureCredentials sets the root CA, private key and certificate file
-// paths. They are read and checked by New.
+// paths. They are read and checked by New. WebSocket and custom-authorizer
+// (user name on port 443) connections need only the root CA.
 func (c *Config) ConfigureCredentials(caFilePath, keyPath, certificatePath string) {
 	c.CAFile, c.KeyFile, c.CertFile = caFilePath, keyPath, certificatePath
 }
@@ -258,9 +267,11 @@ func (c *Config) ConfigureLastWill(topic string, payload []byte, qos QoS, retain
 // ClearLastWill removes the last-will message.
 func (c *Config) ClearLastWill() { c.Will = nil }
 
-// ConfigureUsernamePassword sets the MQTT user name and password (for
-// example for a custom authorizer). With metrics on, the metrics suffix is
-// appended to the user name, joined with "&" if it already has a query.
+// ConfigureUsernamePassword sets the MQTT user name and password. On port
+// 443 with a user name and no client certificate, the client uses an AWS IoT
+// custom authorizer: TLS with ALPN "mqtt". With metrics on, the metrics
+// suffix is appended to the user name, joined with "&" if it already has a
+// query (as custom-authorizer user names do).
 func (c *Config) ConfigureUsernamePassword(username, password string) {
 	c.Username, c.Password = username, password
 }
@@ -293,8 +304,10 @@ func (c *Config) validate() error {
 		return bad("Host", "ConfigureEndpoint", "must be a host name or IP address (no scheme, no port): "+quote(c.Host))
 	case c.Port < 1 || c.Port > 65535:
 		return bad("Port", "ConfigureEndpoint", "must be between 1 and 65535, got "+itoa(c.Port))
-	case c.UseWebsocket:
-		return bad("UseWebsocket", "", "is not supported yet: use mutual TLS on 8883 or ALPN on 443")
+	case c.UseWebsocket && c.Region == "" && regionFromEndpoint(c.Host) == "":
+		return bad("Region", "", "is needed for WebSocket SigV4: it cannot be taken from the endpoint "+quote(c.Host)+" (not an AWS IoT endpoint name)")
+	case (c.AccessKeyID == "") != (c.SecretAccessKey == ""):
+		return bad("AccessKeyID/SecretAccessKey", "ConfigureIAMCredentials", "must be given together")
 	case c.BackoffBase <= 0:
 		return bad("BackoffBase", "ConfigureAutoReconnectBackoffTime", "must be positive")
 	case c.BackoffMax < c.BackoffBase:

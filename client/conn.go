@@ -15,9 +15,12 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// alpnMQTTCA is the application protocol AWS IoT expects for MQTT with
-// client certificates on port 443.
-const alpnMQTTCA = "x-amzn-mqtt-ca"
+// ALPN protocols AWS IoT expects on port 443: MQTT with client
+// certificates, and MQTT with a custom authorizer.
+const (
+	alpnMQTTCA = "x-amzn-mqtt-ca"
+	alpnMQTT   = "mqtt"
+)
 
 // errLinkBroken is what a deliberately broken connection reads.
 var errLinkBroken = errors.New("client: connection abandoned")
@@ -160,14 +163,25 @@ func (c *Client) pahoOptions(l *link, open func() (net.Conn, error)) *paho.Clien
 	return o
 }
 
-// openConn dials TCP (through the configured dialer) and completes the TLS
-// handshake, verifying the configured host name.
-func (c *Client) openConn(ctx context.Context) (*breakableConn, error) {
-	dial := c.cfg.Dialer
-	if dial == nil {
-		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+// dialFunc returns the configured socket factory, or a plain TCP dialer.
+func (c *Client) dialFunc() DialFunc {
+	if c.cfg.Dialer != nil {
+		return c.cfg.Dialer
 	}
-	raw, err := dial(ctx, "tcp", c.endpoint())
+	return (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
+}
+
+// openConn opens the transport: TCP (through the configured dialer) with
+// TLS verifying the configured host name, or WebSocket over that.
+func (c *Client) openConn(ctx context.Context) (*breakableConn, error) {
+	if c.cfg.UseWebsocket {
+		ws, err := c.openWebsocket(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &breakableConn{Conn: ws}, nil
+	}
+	raw, err := c.dialFunc()(ctx, "tcp", c.endpoint())
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", c.endpoint(), err)
 	}

@@ -24,8 +24,18 @@ func (c *Config) buildTLS() (*tls.Config, error) {
 	}
 	if c.Port == 443 && !c.UseWebsocket && len(t.NextProtos) == 0 {
 		t.NextProtos = []string{alpnMQTTCA}
+		if len(t.Certificates) == 0 && t.GetClientCertificate == nil {
+			t.NextProtos = []string{alpnMQTT} // custom authorizer
+		}
 	}
 	return t, nil
+}
+
+// needsClientCertificate says whether this configuration authenticates with
+// a client certificate (mutual TLS), rather than a SigV4 signature
+// (WebSocket) or a custom authorizer (user name on port 443).
+func (c *Config) needsClientCertificate() bool {
+	return !c.UseWebsocket && !(c.Port == 443 && c.Username != "")
 }
 
 // loadCredentials reads the root CA, key and certificate (files, or PEM
@@ -51,6 +61,15 @@ func (c *Config) loadCredentials() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, &ConfigError{Setting: "CAFile", Method: method, Reason: describe(c.CAFile, "holds no PEM certificate")}
+	}
+	t := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	noKeyPair := c.KeyFile == "" && c.CertFile == "" && len(c.KeyPEM) == 0 && len(c.CertPEM) == 0
+	if noKeyPair && !c.needsClientCertificate() {
+		return t, nil
+	}
 	keyPEM, err := read("KeyFile", c.KeyFile, c.KeyPEM)
 	if err != nil {
 		return nil, err
@@ -59,16 +78,13 @@ func (c *Config) loadCredentials() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, &ConfigError{Setting: "CAFile", Method: method, Reason: describe(c.CAFile, "holds no PEM certificate")}
-	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, &ConfigError{Setting: "KeyFile/CertFile", Method: method,
 			Reason: fmt.Sprintf("%s and %s are not a usable key pair: %v", describe(c.KeyFile, "the key"), describe(c.CertFile, "the certificate"), err)}
 	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+	t.Certificates = []tls.Certificate{pair}
+	return t, nil
 }
 
 // describe names a file, or says what is meant when the input was in memory.

@@ -138,3 +138,21 @@ func TestWrongEndpointIsAClearError(t *testing.T) {
 	require.False(t, errors.Is(err, errUsage))
 	require.ErrorContains(t, err, "/nonexistent/ca.pem")
 }
+
+func TestWebsocketOnTheEmbeddedBroker(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sample-secret")
+	var stdout, stderr syncBuffer
+	err := run(context.Background(), []string{"-w", "--count", "2", "--interval", "20ms"}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Equal(t, 2, strings.Count(stdout.String(), "Received a new message"))
+	require.Contains(t, stderr.String(), "WebSocket (SigV4)")
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	err = run(context.Background(), []string{"-w", "--count", "1", "--interval", "20ms"}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "AWS_ACCESS_KEY_ID")
+}

@@ -27,21 +27,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host, port := o.endpoint, o.port
 	rootCAPath, certificatePath, privateKeyPath := o.rootCA, o.cert, o.key
 	var b *broker.Broker
+	var dial client.DialFunc
 	if o.endpoint == "" {
-		if b, err = broker.Start(broker.WithThingName(o.clientID)); err != nil {
+		if b, dial, err = startEmbedded(ctx, o, log); err != nil {
 			return err
 		}
 		defer b.Close()
 		files := b.ClientFiles()
 		host, port = b.Host(), b.Port()
 		rootCAPath, certificatePath, privateKeyPath = files.RootCA, files.Cert, files.PrivateKey
-		log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", b.Addr(), certificatePath)
+		if o.websocket {
+			host, port, certificatePath, privateKeyPath = "localhost", 443, "", ""
+		}
 	}
 
 	// Init AWSIoTMQTTClient; its timings scale with --interval (1 s: the
 	// seed's exact settings).
 	cfg := client.DefaultConfig(o.clientID)
 	cfg.UseWebsocket = o.websocket
+	if b != nil {
+		cfg.Region = "us-east-1" // the embedded broker's name says no region
+		cfg.ConfigureSocketFactory(dial)
+	}
 	cfg.ConfigureEndpoint(host, port)
 	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
 	// AWSIoTMQTTClient connection configuration

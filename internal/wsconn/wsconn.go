@@ -18,6 +18,9 @@ type Conn struct {
 	r  io.Reader // the message being read, or nil
 
 	wmu sync.Mutex // serialises writes (gorilla allows one writer)
+
+	dmu           sync.Mutex // guards writeDeadline
+	writeDeadline time.Time  // applied by Write: gorilla's own setter races with writes
 }
 
 // New wraps ws.
@@ -47,8 +50,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write sends p as one binary message.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.dmu.Lock()
+	deadline := c.writeDeadline
+	c.dmu.Unlock()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.ws.SetWriteDeadline(deadline); err != nil {
+		return 0, err
+	}
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
 		return 0, err
 	}
@@ -69,14 +78,19 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	if err := c.ws.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.ws.SetWriteDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // SetReadDeadline sets the read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
 
-// SetWriteDeadline sets the write deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+// SetWriteDeadline sets the deadline of the next writes.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.dmu.Lock()
+	c.writeDeadline = t
+	c.dmu.Unlock()
+	return nil
+}
 
 // Underlying returns the connection the WebSocket runs on (a *tls.Conn for
 // wss).

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// startEmbedded starts the embedded broker for the sample, and returns the
+// socket factory that reaches the listener the sample uses: mutual TLS, or,
+// with -w, WebSocket accepting the AWS credentials found in the environment.
+func startEmbedded(ctx context.Context, o *options, log *timeline) (*broker.Broker, client.DialFunc, error) {
+	opts := []broker.Option{broker.WithThingName(o.clientID)}
+	if o.websocket {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-w: load AWS configuration: %w", err)
+		}
+		creds, err := awsCfg.Credentials.Retrieve(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-w with the embedded broker signs with the AWS credentials of the environment "+
+				"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, any values will do), and found none: %w", err)
+		}
+		opts = append(opts, broker.WithWebSocket(map[string]string{creds.AccessKeyID: creds.SecretAccessKey}))
+	}
+	b, err := broker.Start(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	addr := b.Addr()
+	if o.websocket {
+		addr = b.WSSAddr()
+		log.say("no --endpoint: started the embedded broker; WebSocket (SigV4) on %s, presented as wss://localhost:443/mqtt", addr)
+	} else {
+		log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", addr, b.ClientFiles().Cert)
+	}
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	return b, dial, nil
+}
