@@ -37,9 +37,12 @@ RUN_ARGS = $(if $(ARGS),$(ARGS),--faults --count 20)
 run:
 	$(GO) run ./cmd/basicpubsub $(RUN_ARGS)
 
-## bench: benchmarks (numbers belong here, not in timed tests).
+## bench: Go benchmarks, then the report (one table, also written to bench/RESULTS.md);
+## fails if a target is missed. Against another broker: make bench REPORT_ARGS="-endpoint H -rootCA F -cert F -key F".
+REPORT_ARGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	$(GO) run ./cmd/benchreport -out bench/RESULTS.md $(REPORT_ARGS)
 
 tidy:
 	$(GO) mod tidy

@@ -51,6 +51,7 @@ type config struct {
 	logger       *slog.Logger
 	thingName    string
 	capabilities func(*mqtt.Capabilities)
+	skipMessages bool
 }
 
 // Option configures a Broker.
@@ -81,6 +82,11 @@ func WithWebSocket(credentials map[string]string) Option {
 func WithCustomAuthorizer(authorize func(username, password string) bool) Option {
 	return func(c *config) { c.authorize = authorize }
 }
+
+// WithoutMessageRecording keeps PUBLISH, PUBACK and deliveries out of the
+// recorder, for throughput runs where recording every message would cost
+// more than the broker itself. Connection life is still recorded.
+func WithoutMessageRecording() Option { return func(c *config) { c.skipMessages = true } }
 
 // WithLogger sends mochi's log to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -210,7 +216,7 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 		b.cfg.capabilities(caps)
 	}
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.cfg.logger, Capabilities: caps})
-	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr}, nil); err != nil {
+	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {

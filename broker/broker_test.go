@@ -516,3 +516,16 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, d.PacketID, a.PacketID)
 }
+
+func TestWithoutMessageRecording(t *testing.T) {
+	b := broker.NewTLS(t, broker.WithoutMessageRecording())
+	ctx := testContext(t)
+	pc := connected(t, b, "quiet")
+	require.NoError(t, wait(pc.Publish("t", 1, false, "x")))
+	require.NoError(t, wait(pc.Subscribe("t", 1, nil)))
+	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "quiet"})
+	require.NoError(t, err)
+	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPublish}))
+	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPuback}))
+	require.Equal(t, 1, b.Events.Count(broker.Match{Kind: broker.KindConnect}))
+}

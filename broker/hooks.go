@@ -139,6 +139,8 @@ type recordHook struct {
 	// clientAddr maps mochi's view of a remote address (the proxy's
 	// upstream socket) to the device's own address.
 	clientAddr func(string) string
+	// skipMessages leaves out PUBLISH, PUBACK and deliveries (high volume).
+	skipMessages bool
 }
 
 func (h *recordHook) ID() string { return "iotmqtt-recorder" }
@@ -151,8 +153,13 @@ func (h *recordHook) base(cl *mqtt.Client, k Kind) Event {
 	return Event{Kind: k, ClientID: cl.ID, Listener: cl.Net.Listener, Remote: h.clientAddr(cl.Net.Remote)}
 }
 
+// isMessage says whether a packet type carries or acknowledges a message.
+func isMessage(t byte) bool {
+	return t == packets.Publish || t == packets.Puback
+}
+
 func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
+	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
 		return pk, nil
 	}
 	switch pk.FixedHeader.Type {
@@ -205,7 +212,7 @@ func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Ev
 }
 
 func (h *recordHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
-	if cl.Net.Inline {
+	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
 		return
 	}
 	switch pk.FixedHeader.Type {

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -98,44 +97,4 @@ func BenchmarkPublishQoS1Async(b *testing.B) {
 			}
 		}
 	})
-}
-
-// BenchmarkOfflineQueueMemory reports the heap each queued offline publish
-// (100-byte payload, shared topic string) costs beyond its payload copy.
-func BenchmarkOfflineQueueMemory(b *testing.B) {
-	br := broker.NewTLS(b)
-	cfg := deviceConfig(br, "bench-queue")
-	cfg.ConfigureAutoReconnectBackoffTime(time.Hour, 2*time.Hour, 3*time.Hour)
-	c, err := client.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Connect(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer c.Disconnect(context.Background())
-	br.Refuse()
-	br.CutLinks(broker.FIN)
-	for c.Status() != client.StatusConnecting {
-		runtime.Gosched()
-	}
-	const topic = "bench/queue"
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := c.PublishAsync(topic, payload100, client.QoS1, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	perMsg := float64(after.HeapAlloc-before.HeapAlloc) / float64(b.N)
-	b.ReportMetric(perMsg-float64(len(payload100)), "B-overhead/msg")
-	if c.QueuedRequests() != b.N {
-		b.Fatalf("queued %d, want %d", c.QueuedRequests(), b.N)
-	}
-	br.Accept()
 }

@@ -67,8 +67,9 @@ type Client struct {
 	gen    uint32
 	out    outbox
 	subs   subscriptions
-	run    *run        // the current Connect…Disconnect, or nil
-	disp   *dispatcher // the latest run's dispatcher (callbacks stay ordered across runs)
+	run    *run          // the current Connect…Disconnect, or nil
+	disp   *dispatcher   // the latest run's dispatcher (callbacks stay ordered across runs)
+	empty  chan struct{} // closed when the outbox empties, if Flush waits for it
 }
 
 // run is one Connect…Disconnect span: its owner goroutine and dispatcher.
@@ -216,6 +217,41 @@ func (c *Client) DisconnectAsync(ackCallback func(error)) error {
 	return nil
 }
 
+// Flush waits until every request accepted so far has completed: the
+// offline queue drained and everything in flight acknowledged (QoS 0:
+// handed to the connection). It returns ErrNotConnected if requests wait
+// and the client is not connected or connecting, and stops when ctx ends.
+func (c *Client) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	if c.out.head == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.run == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d request(s) wait for the next Connect", ErrNotConnected, c.out.queued+c.out.inflight)
+	}
+	if c.empty == nil {
+		c.empty = make(chan struct{})
+	}
+	empty := c.empty
+	c.mu.Unlock()
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, "flushing")
+	}
+}
+
+// notifyIfEmpty wakes Flush when the outbox has emptied. c.mu must be held.
+func (c *Client) notifyIfEmpty() {
+	if c.empty != nil && c.out.head == nil {
+		close(c.empty)
+		c.empty = nil
+	}
+}
+
 // Publish publishes payload to topic and, when the request goes straight
 // out, waits for the PUBACK (QoS1) or the write (QoS0), bounded by the
 // operation timeout and ctx. Offline it returns Queued (or
@@ -230,8 +266,9 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 }
 
 // PublishAsync publishes without waiting. ackCallback, if not nil, receives
-// the result once the request completes (QoS1: PUBACK; QoS0: written), even
-// if it went through the offline queue; ErrDropped if DropOldest dropped it.
+// the result once the request completes (QoS1: PUBACK; QoS0: handed to a live
+// connection), even if it went through the offline queue; ErrDropped if
+// DropOldest dropped it. The payload is copied.
 func (c *Client) PublishAsync(topic string, payload []byte, qos QoS, ackCallback func(error)) (Outcome, error) {
 	r, err := c.newPublish(topic, payload, qos, ackCallback)
 	if err != nil {
@@ -294,9 +331,7 @@ func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(er
 	if len(payload) > c.cfg.MaxPayloadSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(payload), c.cfg.MaxPayloadSize)
 	}
-	p := make([]byte, len(payload))
-	copy(p, payload)
-	return &request{kind: kindPublish, topic: topic, payload: p, qos: qos, onAck: onAck}, nil
+	return &request{kind: kindPublish, topic: topic, payload: copyPayload(payload), qos: qos, onAck: onAck}, nil
 }
 
 func (c *Client) newSubscribe(filter string, qos QoS, onAck func(error), handler MessageHandler) (*request, error) {
@@ -323,6 +358,7 @@ func (c *Client) submit(r *request) (Outcome, *link, error) {
 	c.mu.Lock()
 	if c.run == nil {
 		c.mu.Unlock()
+		releasePayload(r.payload)
 		return 0, nil, ErrNotConnected
 	}
 	if c.status == StatusStable && c.out.queued == 0 {
@@ -335,13 +371,18 @@ func (c *Client) submit(r *request) (Outcome, *link, error) {
 	outcome, dropped, err := c.out.enqueue(r)
 	disp := c.run.disp
 	c.mu.Unlock()
-	if dropped != nil && dropped.onAck != nil {
-		disp.push(func() { dropped.onAck(ErrDropped) })
+	if dropped != nil {
+		releasePayload(dropped.payload)
+		if dropped.onAck != nil {
+			disp.push(func() { dropped.onAck(ErrDropped) })
+		}
 	}
-	if err == nil {
-		c.log.Debug("client: request queued", "kind", r.kind, "topic", r.topic, "outcome", outcome)
+	if err != nil {
+		releasePayload(r.payload)
+		return 0, nil, err
 	}
-	return outcome, nil, err
+	c.log.Debug("client: request queued", "kind", r.kind, "topic", r.topic, "outcome", outcome)
+	return outcome, nil, nil
 }
 
 // do submits a request and, if it went straight out, waits for its
@@ -352,34 +393,67 @@ func (c *Client) do(ctx context.Context, r *request) (Outcome, error) {
 		return outcome, err
 	}
 	tok := l.send(r)
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.OperationTimeout)
-	defer cancel()
+	// The operation timeout applies unless ctx ends sooner. (A timer is
+	// cheaper than a derived context on this path.)
+	timeout := time.NewTimer(c.cfg.OperationTimeout)
+	defer timeout.Stop()
 	select {
 	case <-tok.Done():
-		return c.settle(l, r, tok)
+		return c.settle(l, watchItem{r, tok})
 	case <-l.lost:
 		c.settleOrRequeue(l, watchItem{r, tok})
 		return c.outcomeOf(r)
 	case <-ctx.Done():
-		if !l.watch.push(r, tok) {
-			c.settleOrRequeue(l, watchItem{r, tok})
-		}
-		return 0, ctxError(ctx, fmt.Sprintf("waiting for the acknowledgement of %s %q", r.kind, r.topic))
+	case <-timeout.C:
 	}
+	if !l.watch.push(r, tok) {
+		c.settleOrRequeue(l, watchItem{r, tok})
+	}
+	what := fmt.Sprintf("waiting for the acknowledgement of %s %q", r.kind, r.topic)
+	if ctx.Err() != nil {
+		return 0, ctxError(ctx, what)
+	}
+	return 0, fmt.Errorf("%w %s (%v, ConfigureMQTTOperationTimeout)", ErrTimeout, what, c.cfg.OperationTimeout)
 }
 
 // doAsync submits a request and, if it went straight out, hands it to the
-// connection's watcher.
+// connection's watcher (QoS 0 publishes: see handOver).
 func (c *Client) doAsync(r *request) (Outcome, error) {
 	outcome, l, err := c.submit(r)
 	if outcome == Sent {
 		tok := l.send(r)
+		if r.kind == kindPublish && r.qos == QoS0 {
+			return c.handOver(l, watchItem{r, tok})
+		}
 		if !l.watch.push(r, tok) {
 			c.settleOrRequeue(l, watchItem{r, tok})
 			return c.outcomeOf(r)
 		}
 	}
 	return outcome, err
+}
+
+// handOver completes an asynchronous QoS 0 publish once paho has taken it:
+// QoS 0 is at most once, so nothing waits for the write. If paho refused it
+// at once (the connection is already gone), it goes back to the queue. Its
+// buffer is recycled once written.
+func (c *Client) handOver(l *link, it watchItem) (Outcome, error) {
+	if isDone(it.tok) && it.tok.Error() != nil {
+		c.settle(l, it) // requeues, and breaks the connection
+		return c.outcomeOf(it.r)
+	}
+	c.mu.Lock()
+	finished := c.out.finish(it.r, l.gen)
+	c.notifyIfEmpty()
+	c.mu.Unlock()
+	if !finished {
+		return c.outcomeOf(it.r)
+	}
+	l.written.add(it)
+	if ack := it.r.onAck; ack != nil {
+		l.disp.push(func() { ack(nil) })
+	}
+	return Sent, nil
 }
 
 // outcomeOf reports a request's outcome after its connection was lost.
@@ -396,7 +470,7 @@ func (c *Client) outcomeOf(r *request) (Outcome, error) {
 func (l *link) send(r *request) paho.Token {
 	switch r.kind {
 	case kindPublish:
-		return l.paho.Publish(r.topic, byte(r.qos), false, r.payload)
+		return l.paho.Publish(r.topic, byte(r.qos), false, r.payload.b)
 	case kindSubscribe:
 		return l.paho.Subscribe(r.topic, byte(r.qos), nil)
 	default:
@@ -415,40 +489,87 @@ func (c *Client) beforeSend(r *request) {
 	}
 }
 
-// settle completes a request whose token has completed. A token error means
-// the connection failed under it: the request goes back to the queue and
-// the connection is broken so the owner reconnects.
-func (c *Client) settle(l *link, r *request, tok paho.Token) (Outcome, error) {
-	if err := tok.Error(); err != nil {
-		c.log.Debug("client: request failed on the connection; requeued", "kind", r.kind, "topic", r.topic, "error", err)
-		c.requeue(l, r)
-		l.breakConn()
-		return c.outcomeOf(r)
+// settle completes one request whose token has completed, and returns its
+// outcome for a synchronous caller.
+func (c *Client) settle(l *link, it watchItem) (Outcome, error) {
+	result := c.settleBatch(l, []watchItem{it})[0]
+	if result.requeued {
+		return c.outcomeOf(it.r)
 	}
-	var result error
-	if r.kind == kindSubscribe {
-		if code := tok.(*paho.SubscribeToken).Result()[r.topic]; code == 0x80 {
-			result = &SubscribeError{Filter: r.topic, ReturnCode: code}
+	return Sent, result.err
+}
+
+// settled is what became of one request in a batch.
+type settled struct {
+	err      error // the broker's refusal (SUBACK 0x80), if any
+	requeued bool  // not finished: back in the queue, or settled elsewhere
+}
+
+// settleBatch completes requests whose tokens have completed, under one
+// lock. A token error means the connection failed under the request: it
+// goes back to the queue and the connection is broken so the owner
+// reconnects. Ack callbacks are queued together, in order.
+func (c *Client) settleBatch(l *link, items []watchItem) []settled {
+	results := make([]settled, len(items))
+	failed := false
+	for i, it := range items {
+		if err := it.tok.Error(); err != nil {
+			c.log.Debug("client: request failed on the connection; requeued", "kind", it.r.kind, "topic", it.r.topic, "error", err)
+			results[i].requeued, failed = true, true
+			continue
+		}
+		if it.r.kind == kindSubscribe {
+			if code := it.tok.(*paho.SubscribeToken).Result()[it.r.topic]; code == 0x80 {
+				results[i].err = &SubscribeError{Filter: it.r.topic, ReturnCode: code}
+			}
 		}
 	}
+	type ack struct {
+		fn  func(error)
+		err error
+	}
+	var acks []ack
 	c.mu.Lock()
-	if !c.out.finish(r, l.gen) {
-		c.mu.Unlock()
-		return c.outcomeOf(r)
+	for i, it := range items {
+		r := it.r
+		if results[i].requeued {
+			c.out.requeue(r, l.gen)
+			continue
+		}
+		if !c.out.finish(r, l.gen) {
+			results[i].requeued = true
+			continue
+		}
+		switch {
+		case r.kind == kindSubscribe && results[i].err != nil:
+			c.subs.delete(r.topic)
+		case r.kind == kindSubscribe:
+			c.subs.granted(r.topic)
+		case r.kind == kindUnsubscribe:
+			c.subs.deleteIfRemoving(r.topic)
+		}
+		if r.onAck != nil {
+			acks = append(acks, ack{r.onAck, results[i].err})
+		}
 	}
-	switch {
-	case r.kind == kindSubscribe && result != nil:
-		c.subs.delete(r.topic)
-	case r.kind == kindSubscribe:
-		c.subs.granted(r.topic)
-	case r.kind == kindUnsubscribe:
-		c.subs.deleteIfRemoving(r.topic)
-	}
+	c.notifyIfEmpty()
 	c.mu.Unlock()
-	if r.onAck != nil {
-		l.disp.push(func() { r.onAck(result) })
+	for i, it := range items {
+		if !results[i].requeued {
+			releasePayload(it.r.payload)
+		}
 	}
-	return Sent, result
+	if failed {
+		l.breakConn()
+	}
+	if len(acks) > 0 {
+		l.disp.push(func() {
+			for _, a := range acks {
+				a.fn(a.err)
+			}
+		})
+	}
+	return results
 }
 
 // requeue puts a request that was in flight on l back in the queue.

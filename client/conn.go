@@ -35,6 +35,7 @@ type link struct {
 	sessionPresent bool
 	disp           *dispatcher // the run's callback dispatcher
 	watch          *watcher
+	written        recycler // QoS 0 buffers awaiting their write
 
 	mu      sync.Mutex // guards conn, openErr
 	conn    *breakableConn

@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 )
@@ -61,18 +62,30 @@ func (d *dispatcher) run(prev *dispatcher) {
 	if prev != nil {
 		<-prev.stopped
 	}
+	var spare []func() // the previous batch's array, reused
+	idle := 0
 	for {
 		d.mu.Lock()
 		batch, closed := d.queue, d.closed
-		d.queue = nil
+		d.queue = spare[:0]
 		d.mu.Unlock()
 		for _, fn := range batch {
 			d.call(fn)
 		}
-		if len(batch) == 0 {
-			if closed {
-				return
-			}
+		clear(batch)
+		spare = batch
+		switch {
+		case len(batch) > 0:
+			idle = 0
+		case closed:
+			return
+		case idle == 0:
+			// Under load more callbacks are about to come: yield once
+			// before sleeping, so they run as one batch.
+			idle++
+			runtime.Gosched()
+		default:
+			idle = 0
 			<-d.wake
 		}
 	}

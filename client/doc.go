@@ -24,8 +24,10 @@
 //
 // After Connect, one goroutine owns the connection. When it is lost, the
 // owner waits BackoffBase, then min(BackoffBase·2ⁿ, BackoffMax) between
-// attempts; the wait returns to BackoffBase once a connection has stayed up
-// for StableConnectionTime. After each reconnect it renews every confirmed
+// attempts, on a schedule counted from the loss (like a ticker, so neither
+// the time failed attempts take nor timer lateness accumulates); the wait
+// returns to BackoffBase once a connection has stayed up for
+// StableConnectionTime. After each reconnect it renews every confirmed
 // subscription (waiting for the SUBACK), then drains the offline queue at
 // DrainingFrequency, one request per tick, the first at once.
 //

@@ -22,10 +22,17 @@ var errDisconnected = errors.New("client: disconnected before the connection was
 // own is the connection owner goroutine of one run: connect, recover
 // (renew subscriptions, drain the queue), wait for the loss, back off,
 // reconnect, until the run's context is cancelled.
+//
+// Attempts keep to a schedule, like a ticker: each back-off wait runs from
+// the time the failed attempt was due (from the loss, for the first), so
+// attempts come at base, 3·base, 7·base… after a loss, and neither the time
+// failed attempts take nor timer lateness accumulates. An attempt due in
+// the past (the one before took longer than the wait) starts at once.
 func (c *Client) own(ctx context.Context, r *run) {
 	defer c.endRun(r)
 	bo := newBackoff(&c.cfg)
 	connectedOnce := false
+	due := time.Now() // when the coming attempt is scheduled
 	for {
 		l, err := c.dial(ctx, c.nextGen(), r.disp)
 		if err != nil {
@@ -38,8 +45,9 @@ func (c *Client) own(ctx context.Context, r *run) {
 				return
 			}
 			wait := bo.next()
+			due = due.Add(wait)
 			c.log.Warn("client: connect failed; backing off", "endpoint", c.endpoint(), "error", err, "wait", wait)
-			if !sleep(ctx, wait) {
+			if !sleepUntil(ctx, due) {
 				return
 			}
 			continue
@@ -58,12 +66,14 @@ func (c *Client) own(ctx context.Context, r *run) {
 			c.closeLink(r, l)
 			return
 		}
-		upFor := time.Since(up)
+		lost := time.Now()
+		upFor := lost.Sub(up)
 		c.offline(r, l)
 		bo.connectionLost(upFor)
 		wait := bo.next()
+		due = lost.Add(wait)
 		c.log.Info("client: reconnecting after back-off", "wait", wait, "was_up", upFor.Round(time.Millisecond))
-		if !sleep(ctx, wait) {
+		if !sleepUntil(ctx, due) {
 			return
 		}
 	}
@@ -265,9 +275,9 @@ func batches(filters map[string]byte, n int) func(func(map[string]byte) bool) {
 	}
 }
 
-// sleep waits d, or until ctx ends (then it returns false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+// sleepUntil waits until t, or until ctx ends (then it returns false).
+func sleepUntil(ctx context.Context, until time.Time) bool {
+	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	select {
 	case <-t.C:

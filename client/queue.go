@@ -37,8 +37,9 @@ type request struct {
 	state reqState
 	gen   uint32 // connection generation while in flight
 	topic string // topic, or filter
-	// payload is the publish payload (a copy; the caller may reuse its buffer).
-	payload []byte
+	// payload is the publish payload: a pooled copy, so the caller may
+	// reuse its buffer.
+	payload *payloadBuf
 	// handler is a subscribe request's message callback.
 	handler MessageHandler
 	// onAck, if set, is called on the dispatcher with the final result.

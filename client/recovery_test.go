@@ -379,3 +379,32 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 		t.Fatal("no ack for the queued publish")
 	}
 }
+
+func TestFlushWaitsForEverythingAccepted(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "flusher"))
+	require.NoError(t, c.Flush(ctx), "nothing pending")
+
+	goOffline(t, b, c)
+	for i := range 5 {
+		_, err := c.PublishAsync("f", []byte(fmt.Sprint(i)), client.QoS1, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Accept())
+	require.NoError(t, c.Flush(ctx))
+	require.Zero(t, c.QueuedRequests())
+	require.Equal(t, 5, b.Events.Count(broker.Match{Kind: broker.KindPuback, ClientID: "flusher"}), "all acknowledged when Flush returns")
+
+	b.WithholdPuback(true)
+	_, err := c.PublishAsync("f", []byte("stuck"), client.QoS1, nil)
+	require.NoError(t, err)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, c.Flush(short), client.ErrTimeout)
+	b.WithholdPuback(false)
+
+	// Offline and idle: what waits cannot be flushed until the next Connect.
+	require.NoError(t, c.Disconnect(ctx))
+	require.ErrorIs(t, c.Flush(ctx), client.ErrNotConnected)
+}

@@ -62,6 +62,30 @@ func (w *watcher) next(l *link) (watchItem, bool) {
 	}
 }
 
+// completed appends to batch the items at the head whose tokens have
+// already completed, without waiting.
+func (w *watcher) completed(batch []watchItem) []watchItem {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for n < len(w.items) && isDone(w.items[n].tok) {
+		n++
+	}
+	batch = append(batch, w.items[:n]...)
+	clear(w.items[:n])
+	w.items = w.items[n:]
+	return batch
+}
+
+func isDone(tok paho.Token) bool {
+	select {
+	case <-tok.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // close stops accepting items and returns those not yet settled.
 func (w *watcher) close() []watchItem {
 	w.mu.Lock()
@@ -72,8 +96,11 @@ func (w *watcher) close() []watchItem {
 	return items
 }
 
-// watch is the watcher goroutine of link l.
+// watch is the watcher goroutine of link l. It waits for the oldest
+// request's token, then settles it with every later one already complete,
+// in one batch.
 func (c *Client) watch(l *link) {
+	var batch []watchItem
 	for {
 		it, ok := l.watch.next(l)
 		if !ok {
@@ -81,7 +108,9 @@ func (c *Client) watch(l *link) {
 		}
 		select {
 		case <-it.tok.Done():
-			c.settle(l, it.r, it.tok)
+			batch = l.watch.completed(append(batch[:0], it))
+			c.settleBatch(l, batch)
+			clear(batch)
 		case <-l.lost:
 			c.settleOrRequeue(l, it)
 			for _, rest := range l.watch.close() {
@@ -98,10 +127,9 @@ func (c *Client) watch(l *link) {
 // settleOrRequeue settles an item whose token has already completed, and
 // requeues it otherwise (its connection is gone).
 func (c *Client) settleOrRequeue(l *link, it watchItem) {
-	select {
-	case <-it.tok.Done():
-		c.settle(l, it.r, it.tok)
-	default:
-		c.requeue(l, it.r)
+	if isDone(it.tok) {
+		c.settle(l, it)
+		return
 	}
+	c.requeue(l, it.r)
 }

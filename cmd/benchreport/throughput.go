@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/iotmqtt/iotmqtt/client"
+)
+
+// publishCase is one throughput configuration.
+type publishCase struct {
+	qos   client.QoS
+	async bool
+	size  int
+	n     int // messages per round
+}
+
+func (pc publishCase) String() string {
+	mode := "sync"
+	if pc.async {
+		mode = "async"
+	}
+	size := fmt.Sprintf("%d B", pc.size)
+	if pc.size >= 1024 {
+		size = fmt.Sprintf("%d KiB", pc.size/1024)
+	}
+	return fmt.Sprintf("QoS%d %s %s", pc.qos, mode, size)
+}
+
+// publishIotmqtt publishes pc.n messages and returns the rate (messages per
+// second) at which they were completed (QoS1: acknowledged).
+func publishIotmqtt(c *client.Client, topic string, pc publishCase) (float64, error) {
+	payload := make([]byte, pc.size)
+	ctx := context.Background()
+	start := time.Now()
+	if !pc.async {
+		for range pc.n {
+			if out, err := c.Publish(ctx, topic, payload, pc.qos); err != nil || out != client.Sent {
+				return 0, fmt.Errorf("publish: %v %v", out, err)
+			}
+		}
+		return rate(pc.n, time.Since(start)), nil
+	}
+	for range pc.n {
+		if _, err := c.PublishAsync(topic, payload, pc.qos, nil); err != nil {
+			return 0, err
+		}
+	}
+	if err := c.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return rate(pc.n, time.Since(start)), nil
+}
+
+// publishPaho does the same with raw paho.
+func publishPaho(c paho.Client, topic string, pc publishCase) (float64, error) {
+	payload := make([]byte, pc.size)
+	start := time.Now()
+	toks := make([]paho.Token, 0, pc.n)
+	for range pc.n {
+		tok := c.Publish(topic, byte(pc.qos), false, payload)
+		if pc.async {
+			toks = append(toks, tok)
+			continue
+		}
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			return 0, fmt.Errorf("paho publish: %v", tok.Error())
+		}
+	}
+	for _, tok := range toks {
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			return 0, fmt.Errorf("paho publish: %v", tok.Error())
+		}
+	}
+	return rate(pc.n, time.Since(start)), nil
+}
+
+// roundTime is about how long one throughput round lasts.
+var roundTime = 300 * time.Millisecond
+
+// compareThroughput runs each case against iotmqtt and raw paho in
+// alternating rounds on the same broker and reports medians and the ratio.
+func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, error) {
+	t, err := e.open("throughput", true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	c, err := t.connect(t.config("tp"))
+	if err != nil {
+		return nil, err
+	}
+	defer disconnect(c)
+	pc, err := t.paho("tp-paho")
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Disconnect(100)
+
+	ours := func(tc publishCase) (float64, error) { return publishIotmqtt(c, t.topics+"/iotmqtt", tc) }
+	raw := func(tc publishCase) (float64, error) { return publishPaho(pc, t.topics+"/paho", tc) }
+	var rows []row
+	for _, tc := range cases {
+		// A warm-up round each, which also sizes the rounds to last about
+		// roundTime; then paired rounds in alternating order (so that
+		// drift in the machine's load hits both alike); the ratio is the
+		// median of the rounds' ratios.
+		warm, err := ours(tc)
+		if err != nil {
+			return nil, fmt.Errorf("%v iotmqtt: %w", tc, err)
+		}
+		if _, err := raw(tc); err != nil {
+			return nil, fmt.Errorf("%v paho: %w", tc, err)
+		}
+		tc.n = max(tc.n, int(warm*roundTime.Seconds()))
+		var oursRates, rawRates, ratios []float64
+		for i := range rounds {
+			first, second := ours, raw
+			if i%2 == 1 {
+				first, second = raw, ours
+			}
+			runtime.GC()
+			a, err := first(tc)
+			if err != nil {
+				return nil, fmt.Errorf("%v: %w", tc, err)
+			}
+			runtime.GC()
+			b, err := second(tc)
+			if err != nil {
+				return nil, fmt.Errorf("%v: %w", tc, err)
+			}
+			if i%2 == 1 {
+				a, b = b, a
+			}
+			oursRates, rawRates, ratios = append(oursRates, a), append(rawRates, b), append(ratios, a/b)
+		}
+		ratio := median(ratios)
+		rows = append(rows, row{
+			section: fmt.Sprintf("Publish throughput (median of %d paired rounds)", rounds),
+			name:    tc.String(),
+			value: fmt.Sprintf("%s vs paho %s msg/s = %.2fx (rounds %.2f–%.2f)", si(median(oursRates)), si(median(rawRates)),
+				ratio, slices.Min(ratios), slices.Max(ratios)),
+			target: "≥ 0.95x",
+			pass:   ptr(ratio >= 0.95),
+		})
+	}
+	return rows, nil
+}
+
+// latency measures publish → own subscription, one message at a time.
+func latency(e endpoint, n int) ([]row, error) {
+	t, err := e.open("latency", true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	ctx := context.Background()
+
+	got := make(chan time.Time, 1)
+	c, err := t.connect(t.config("lat"))
+	if err != nil {
+		return nil, err
+	}
+	defer disconnect(c)
+	topic := t.topics + "/lat/iotmqtt"
+	if _, err := c.Subscribe(ctx, topic, client.QoS1, func(client.Message) { got <- time.Now() }); err != nil {
+		return nil, err
+	}
+	var ours []time.Duration
+	for range n {
+		start := time.Now()
+		if _, err := c.PublishAsync(topic, []byte("ping"), client.QoS1, nil); err != nil {
+			return nil, err
+		}
+		ours = append(ours, waitTime(got, start))
+	}
+
+	pc, err := t.paho("lat-paho")
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Disconnect(100)
+	ptopic := t.topics + "/lat/paho"
+	if tok := pc.Subscribe(ptopic, 1, func(paho.Client, paho.Message) { got <- time.Now() }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("paho subscribe: %v", tok.Error())
+	}
+	var raw []time.Duration
+	for range n {
+		start := time.Now()
+		pc.Publish(ptopic, 1, false, []byte("ping"))
+		raw = append(raw, waitTime(got, start))
+	}
+	return []row{
+		{section: "End-to-end latency, publish → own subscription (QoS1)", name: "iotmqtt", value: pcts(ours)},
+		{section: "End-to-end latency, publish → own subscription (QoS1)", name: "paho", value: pcts(raw)},
+	}, nil
+}
+
+// waitTime waits for the next arrival and returns how long after start it
+// came (or 10 s if it never did).
+func waitTime(got <-chan time.Time, start time.Time) time.Duration {
+	select {
+	case at := <-got:
+		return at.Sub(start)
+	case <-time.After(10 * time.Second):
+		return 10 * time.Second
+	}
+}
+
+// costGrowth measures round-trip throughput (publish QoS1 to a topic the
+// client subscribes to, until every message is back) as subscriptions and
+// concurrent publishers grow.
+func costGrowth(e endpoint, n int) ([]row, error) {
+	t, err := e.open("growth", true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	ctx := context.Background()
+	var rows []row
+	for _, subs := range []int{1, 10, 100} {
+		c, err := t.connect(t.config(fmt.Sprint("subs", subs)))
+		if err != nil {
+			return nil, err
+		}
+		var wg sync.WaitGroup
+		topic := fmt.Sprintf("%s/growth/%d/echo", t.topics, subs)
+		for i := range subs - 1 {
+			if _, err := c.Subscribe(ctx, fmt.Sprintf("%s/growth/%d/other/%d/#", t.topics, subs, i), client.QoS1, func(client.Message) {}); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := c.Subscribe(ctx, topic, client.QoS1, func(client.Message) { wg.Done() }); err != nil {
+			return nil, err
+		}
+		wg.Add(n)
+		start := time.Now()
+		for range n {
+			if _, err := c.PublishAsync(topic, []byte("x"), client.QoS1, nil); err != nil {
+				return nil, err
+			}
+		}
+		if !waitGroup(&wg, 60*time.Second) {
+			return nil, errors.New("cost growth: messages did not come back")
+		}
+		rows = append(rows, row{section: "Cost growth (QoS1 round trips through the broker)", name: fmt.Sprintf("%d subscription(s)", subs), value: si(rate(n, time.Since(start))) + " msg/s"})
+		disconnect(c)
+	}
+	c, err := t.connect(t.config("publishers"))
+	if err != nil {
+		return nil, err
+	}
+	defer disconnect(c)
+	for _, pubs := range []int{1, 10, 100} {
+		per := n / pubs
+		var wg sync.WaitGroup
+		wg.Add(per * pubs)
+		start := time.Now()
+		for p := range pubs {
+			go func() {
+				for range per {
+					if _, err := c.PublishAsync(fmt.Sprintf("%s/pub/%d", t.topics, p), []byte("x"), client.QoS1, func(error) { wg.Done() }); err != nil {
+						wg.Done()
+					}
+				}
+			}()
+		}
+		if !waitGroup(&wg, 60*time.Second) {
+			return nil, errors.New("cost growth: publishes were not acknowledged")
+		}
+		rows = append(rows, row{section: "Cost growth (QoS1 round trips through the broker)", name: fmt.Sprintf("%d concurrent publisher(s), acknowledged", pubs), value: si(rate(per*pubs, time.Since(start))) + " msg/s"})
+	}
+	return rows, nil
+}
+
+func waitGroup(wg *sync.WaitGroup, timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
