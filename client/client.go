@@ -356,7 +356,7 @@ func (c *Client) newUnsubscribe(filter string, onAck func(error)) (*request, err
 // offline queue.
 func (c *Client) submit(r *request) (Outcome, *link, error) {
 	c.mu.Lock()
-	if c.run == nil {
+	if c.run == nil || c.status == StatusIdle { // not started, or disconnecting
 		c.mu.Unlock()
 		releasePayload(r.payload)
 		return 0, nil, ErrNotConnected
@@ -492,11 +492,12 @@ func (c *Client) beforeSend(r *request) {
 // settle completes one request whose token has completed, and returns its
 // outcome for a synchronous caller.
 func (c *Client) settle(l *link, it watchItem) (Outcome, error) {
-	result := c.settleBatch(l, []watchItem{it})[0]
-	if result.requeued {
+	items, results := [1]watchItem{it}, [1]settled{}
+	c.settleBatch(l, items[:], results[:])
+	if results[0].requeued {
 		return c.outcomeOf(it.r)
 	}
-	return Sent, result.err
+	return Sent, results[0].err
 }
 
 // settled is what became of one request in a batch.
@@ -508,9 +509,10 @@ type settled struct {
 // settleBatch completes requests whose tokens have completed, under one
 // lock. A token error means the connection failed under the request: it
 // goes back to the queue and the connection is broken so the owner
-// reconnects. Ack callbacks are queued together, in order.
-func (c *Client) settleBatch(l *link, items []watchItem) []settled {
-	results := make([]settled, len(items))
+// reconnects. Ack callbacks are queued together, in order. results, as
+// long as items, receives what became of each.
+func (c *Client) settleBatch(l *link, items []watchItem, results []settled) {
+	clear(results)
 	failed := false
 	for i, it := range items {
 		if err := it.tok.Error(); err != nil {
@@ -569,7 +571,6 @@ func (c *Client) settleBatch(l *link, items []watchItem) []settled {
 			}
 		})
 	}
-	return results
 }
 
 // requeue puts a request that was in flight on l back in the queue.

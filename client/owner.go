@@ -126,6 +126,9 @@ func (c *Client) offline(r *run, l *link) {
 // closeLink ends l for Disconnect: DISCONNECT, then what was in flight goes
 // back in the queue for the next Connect.
 func (c *Client) closeLink(r *run, l *link) {
+	c.mu.Lock()
+	c.status = StatusIdle // no new requests from here on
+	c.mu.Unlock()
 	l.paho.Disconnect(uint(disconnectQuiesce.Milliseconds()))
 	l.markLost(nil)
 	c.mu.Lock()

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"sync"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -101,6 +102,7 @@ func (w *watcher) close() []watchItem {
 // in one batch.
 func (c *Client) watch(l *link) {
 	var batch []watchItem
+	var results []settled
 	for {
 		it, ok := l.watch.next(l)
 		if !ok {
@@ -109,7 +111,8 @@ func (c *Client) watch(l *link) {
 		select {
 		case <-it.tok.Done():
 			batch = l.watch.completed(append(batch[:0], it))
-			c.settleBatch(l, batch)
+			results = slices.Grow(results[:0], len(batch))[:len(batch)]
+			c.settleBatch(l, batch, results)
 			clear(batch)
 		case <-l.lost:
 			c.settleOrRequeue(l, it)
