@@ -255,10 +255,11 @@ func (c *Client) notifyIfEmpty() {
 // Publish publishes payload to topic and, when the request goes straight
 // out, waits for the PUBACK (QoS1) or the write (QoS0), bounded by the
 // operation timeout and ctx. Offline it returns Queued (or
-// QueuedDroppedOldest) at once. The payload is copied. Invalid topics, QoS 2
-// and oversize payloads are refused before anything is queued.
+// QueuedDroppedOldest) at once. The payload is copied: the caller may reuse
+// its buffer when Publish returns. Invalid topics, QoS 2 and oversize
+// payloads are refused before anything is queued.
 func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos QoS) (Outcome, error) {
-	r, err := c.newPublish(topic, payload, qos, nil)
+	r, err := c.newPublish(topic, payload, qos, nil, true)
 	if err != nil {
 		return 0, err
 	}
@@ -268,9 +269,13 @@ func (c *Client) Publish(ctx context.Context, topic string, payload []byte, qos 
 // PublishAsync publishes without waiting. ackCallback, if not nil, receives
 // the result once the request completes (QoS1: PUBACK; QoS0: handed to a live
 // connection), even if it went through the offline queue; ErrDropped if
-// DropOldest dropped it. The payload is copied.
+// DropOldest dropped it.
+//
+// PublishAsync takes payload as it is, without copying (as paho does): the
+// caller must not modify it afterwards. Build a fresh slice per message, as
+// json.Marshal does.
 func (c *Client) PublishAsync(topic string, payload []byte, qos QoS, ackCallback func(error)) (Outcome, error) {
-	r, err := c.newPublish(topic, payload, qos, ackCallback)
+	r, err := c.newPublish(topic, payload, qos, ackCallback, false)
 	if err != nil {
 		return 0, err
 	}
@@ -321,7 +326,9 @@ func (c *Client) UnsubscribeAsync(topic string, ackCallback func(error)) (Outcom
 	return c.doAsync(r)
 }
 
-func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(error)) (*request, error) {
+// newPublish validates a publish and makes its request; with copied, the
+// request holds a pooled copy of payload.
+func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(error), copied bool) (*request, error) {
 	if err := validateTopicName(topic); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, topic, err)
 	}
@@ -331,7 +338,12 @@ func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(er
 	if len(payload) > c.cfg.MaxPayloadSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(payload), c.cfg.MaxPayloadSize)
 	}
-	return &request{kind: kindPublish, topic: topic, payload: copyPayload(payload), qos: qos, onAck: onAck}, nil
+	r := &request{kind: kindPublish, topic: topic, payload: payload, qos: qos, onAck: onAck}
+	if copied {
+		r.buf = copyPayload(payload)
+		r.payload = r.buf.b
+	}
+	return r, nil
 }
 
 func (c *Client) newSubscribe(filter string, qos QoS, onAck func(error), handler MessageHandler) (*request, error) {
@@ -358,7 +370,7 @@ func (c *Client) submit(r *request) (Outcome, *link, error) {
 	c.mu.Lock()
 	if c.run == nil || c.status == StatusIdle { // not started, or disconnecting
 		c.mu.Unlock()
-		releasePayload(r.payload)
+		releasePayload(r.buf)
 		return 0, nil, ErrNotConnected
 	}
 	if c.status == StatusStable && c.out.queued == 0 {
@@ -372,13 +384,13 @@ func (c *Client) submit(r *request) (Outcome, *link, error) {
 	disp := c.run.disp
 	c.mu.Unlock()
 	if dropped != nil {
-		releasePayload(dropped.payload)
+		releasePayload(dropped.buf)
 		if dropped.onAck != nil {
 			disp.push(func() { dropped.onAck(ErrDropped) })
 		}
 	}
 	if err != nil {
-		releasePayload(r.payload)
+		releasePayload(r.buf)
 		return 0, nil, err
 	}
 	c.log.Debug("client: request queued", "kind", r.kind, "topic", r.topic, "outcome", outcome)
@@ -435,8 +447,7 @@ func (c *Client) doAsync(r *request) (Outcome, error) {
 
 // handOver completes an asynchronous QoS 0 publish once paho has taken it:
 // QoS 0 is at most once, so nothing waits for the write. If paho refused it
-// at once (the connection is already gone), it goes back to the queue. Its
-// buffer is recycled once written.
+// at once (the connection is already gone), it goes back to the queue.
 func (c *Client) handOver(l *link, it watchItem) (Outcome, error) {
 	if isDone(it.tok) && it.tok.Error() != nil {
 		c.settle(l, it) // requeues, and breaks the connection
@@ -449,7 +460,6 @@ func (c *Client) handOver(l *link, it watchItem) (Outcome, error) {
 	if !finished {
 		return c.outcomeOf(it.r)
 	}
-	l.written.add(it)
 	if ack := it.r.onAck; ack != nil {
 		l.disp.push(func() { ack(nil) })
 	}
@@ -470,7 +480,7 @@ func (c *Client) outcomeOf(r *request) (Outcome, error) {
 func (l *link) send(r *request) paho.Token {
 	switch r.kind {
 	case kindPublish:
-		return l.paho.Publish(r.topic, byte(r.qos), false, r.payload.b)
+		return l.paho.Publish(r.topic, byte(r.qos), false, r.payload)
 	case kindSubscribe:
 		return l.paho.Subscribe(r.topic, byte(r.qos), nil)
 	default:
@@ -558,7 +568,7 @@ func (c *Client) settleBatch(l *link, items []watchItem, results []settled) {
 	c.mu.Unlock()
 	for i, it := range items {
 		if !results[i].requeued {
-			releasePayload(it.r.payload)
+			releasePayload(it.r.buf)
 		}
 	}
 	if failed {

@@ -35,7 +35,6 @@ type link struct {
 	sessionPresent bool
 	disp           *dispatcher // the run's callback dispatcher
 	watch          *watcher
-	written        recycler // QoS 0 buffers awaiting their write
 
 	mu      sync.Mutex // guards conn, openErr
 	conn    *breakableConn

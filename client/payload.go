@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// A request owns a copy of its payload from acceptance until it is
-// finished, so callers may reuse their buffers at once. The copies come
+// A synchronous publish owns a copy of its payload from acceptance until it
+// is finished, so its caller may reuse the buffer at once. The copies come
 // from pools of power-of-two sizes, 64 B to 256 KiB, and go back when the
 // request is finished, so a busy publisher produces no garbage.
 const (
@@ -56,25 +56,4 @@ func releasePayload(buf *payloadBuf) {
 	if b := bucket(cap(buf.b)); b >= 0 && cap(buf.b) == minPooledPayload<<b {
 		payloadPools[b].Put(buf)
 	}
-}
-
-// recycler returns the buffers of QoS 0 publishes to the pool once paho has
-// written them. paho writes in order, so each hand-over first releases the
-// oldest ones already written: no goroutine, no waiting. What is pending
-// when the connection ends is left to the garbage collector.
-type recycler struct {
-	mu      sync.Mutex // guards pending
-	pending []watchItem
-}
-
-func (rc *recycler) add(it watchItem) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	n := 0
-	for n < len(rc.pending) && isDone(rc.pending[n].tok) {
-		releasePayload(rc.pending[n].r.payload)
-		n++
-	}
-	clear(rc.pending[:n])
-	rc.pending = append(rc.pending[n:], it)
 }

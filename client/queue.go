@@ -37,9 +37,11 @@ type request struct {
 	state reqState
 	gen   uint32 // connection generation while in flight
 	topic string // topic, or filter
-	// payload is the publish payload: a pooled copy, so the caller may
-	// reuse its buffer.
-	payload *payloadBuf
+	// payload is the publish payload: the caller's (PublishAsync), or buf's.
+	payload []byte
+	// buf, if set, is a pooled copy of the payload that the request owns
+	// (Publish), returned to the pool when the request is finished.
+	buf *payloadBuf
 	// handler is a subscribe request's message callback.
 	handler MessageHandler
 	// onAck, if set, is called on the dispatcher with the final result.

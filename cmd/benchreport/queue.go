@@ -8,8 +8,9 @@ import (
 	"github.com/iotmqtt/iotmqtt/client"
 )
 
-// offlineQueue queues n publishes (100-byte payloads) while offline and
-// reports the enqueue rate and the heap each costs beyond its payload.
+// offlineQueue queues n publishes (a fresh 100-byte payload each, as an
+// application builds them) while offline and reports the enqueue rate and
+// the heap each costs beyond its payload.
 func offlineQueue(e endpoint, n int) ([]row, error) {
 	t, err := e.open("queue", true)
 	if err != nil {
@@ -26,14 +27,14 @@ func offlineQueue(e endpoint, n int) ([]row, error) {
 		return nil, err
 	}
 	defer disconnect(c) // offline: returns at once, without draining
-	payload := make([]byte, 100)
+	const size = 100
 	topic := t.topics + "/queued"
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	for range n {
-		if _, err := c.PublishAsync(topic, payload, client.QoS1, nil); err != nil {
+		if _, err := c.PublishAsync(topic, make([]byte, size), client.QoS1, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -43,7 +44,7 @@ func offlineQueue(e endpoint, n int) ([]row, error) {
 	if q := c.QueuedRequests(); q != n {
 		return nil, fmt.Errorf("queued %d of %d", q, n)
 	}
-	overhead := float64(after.HeapAlloc-before.HeapAlloc)/float64(n) - float64(len(payload))
+	overhead := float64(after.HeapAlloc-before.HeapAlloc)/float64(n) - size
 	sec := fmt.Sprintf("Offline queue: %s publishes of 100 B queued", si(float64(n)))
 	return []row{
 		{section: sec, name: "enqueue rate", value: si(rate(n, elapsed)) + " msg/s"},
