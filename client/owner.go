@@ -56,11 +56,10 @@ func (c *Client) own(ctx context.Context, r *run) {
 		c.online(r, l)
 		connectedOnce = true
 		r.reportFirst(nil)
-		if c.recover(ctx, l) {
-			select {
-			case <-l.lost:
-			case <-ctx.Done():
-			}
+		c.recover(ctx, l)
+		select { // recovered, or gave up on a failing link: wait for the end
+		case <-l.lost:
+		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			c.closeLink(r, l)
@@ -173,11 +172,11 @@ func (r *run) reportFirst(err error) {
 
 // recover renews the confirmed subscriptions (unless the session survived)
 // and drains the offline queue, one request per tick of the draining
-// interval, the first at once. It returns false if the connection was lost
-// or the run ended meanwhile.
-func (c *Client) recover(ctx context.Context, l *link) bool {
+// interval, the first at once. It stops early if the connection fails or
+// the run ends.
+func (c *Client) recover(ctx context.Context, l *link) {
 	if !l.sessionPresent && !c.resubscribe(ctx, l) {
-		return false
+		return
 	}
 	var ticker *time.Ticker
 	drained := 0
@@ -191,7 +190,7 @@ func (c *Client) recover(ctx context.Context, l *link) bool {
 			if drained > 0 {
 				c.log.Info("client: offline queue drained", "requests", drained, "took", time.Since(start).Round(time.Millisecond))
 			}
-			return true
+			return
 		}
 		c.out.markInflight(r, l.gen)
 		c.beforeSend(r)
@@ -203,15 +202,15 @@ func (c *Client) recover(ctx context.Context, l *link) bool {
 		}
 		if !l.watch.push(r, l.send(r)) {
 			c.requeue(l, r)
-			return false
+			return
 		}
 		drained++
 		select {
 		case <-ticker.C:
 		case <-l.lost:
-			return false
+			return
 		case <-ctx.Done():
-			return false
+			return
 		}
 	}
 }
