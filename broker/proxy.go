@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -94,6 +95,15 @@ func NewProxy(upstream string, opts ...ProxyOption) (*Proxy, error) {
 // Addr returns the address clients dial ("127.0.0.1:port"). It stays the same
 // across Refuse and Accept.
 func (p *Proxy) Addr() string { return p.addr }
+
+// DialContext connects to the proxy, whatever address it is asked for: a
+// client's socket factory (client.Config.ConfigureSocketFactory) that sends
+// a device configured for the real endpoint's name through the proxy, TLS
+// still verifying that name.
+func (p *Proxy) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, p.addr)
+}
 
 // Upstream returns the address the proxy forwards to.
 func (p *Proxy) Upstream() string {

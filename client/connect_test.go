@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +13,6 @@ import (
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
 )
-
-// dialTo returns a socket factory that connects to addr whatever the
-// configured endpoint, as the Python SDK's configureSocketFactory allows.
-func dialTo(addr string) client.DialFunc {
-	return func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}
-}
 
 func TestConnectSendsWhatAWSExpects(t *testing.T) {
 	b := broker.NewTLS(t)
@@ -45,7 +35,7 @@ func TestSNIAndHostNameVerification(t *testing.T) {
 	ctx := testContext(t)
 	cfg := deviceConfig(b, "sni-thing")
 	cfg.ConfigureEndpoint("localhost", b.Port())
-	cfg.ConfigureSocketFactory(dialTo(b.Addr()))
+	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
 	connectedClient(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "sni-thing"})
 	require.NoError(t, err)
@@ -66,7 +56,7 @@ func TestPort443NegotiatesALPN(t *testing.T) {
 	ctx := testContext(t)
 	cfg := deviceConfig(b, "alpn-thing")
 	cfg.ConfigureEndpoint("localhost", 443)
-	cfg.ConfigureSocketFactory(dialTo(b.Addr()))
+	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
 	connectedClient(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "alpn-thing"})
 	require.NoError(t, err)

@@ -23,7 +23,7 @@ func websocketConfig(b *broker.Broker, clientID string) client.Config {
 	cfg.Region = "us-east-1"
 	cfg.ConfigureEndpoint("localhost", 443)
 	cfg.ConfigureCredentials(b.ClientFiles().RootCA, "", "")
-	cfg.ConfigureSocketFactory(dialTo(b.WSSAddr()))
+	cfg.ConfigureSocketFactory(b.WSSProxy().DialContext)
 	return cfg
 }
 
@@ -148,7 +148,7 @@ func TestCustomAuthorizerOn443(t *testing.T) {
 	ctx := testContext(t)
 	cfg := deviceConfig(b, "custom-auth")
 	cfg.ConfigureEndpoint("localhost", 443)
-	cfg.ConfigureSocketFactory(dialTo(b.Addr()))
+	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
 	cfg.ConfigureCredentials(b.ClientFiles().RootCA, "", "")
 	cfg.ConfigureUsernamePassword("device?x-amz-customauthorizer-name=MyAuth", "token")
 	connectedClient(t, cfg)

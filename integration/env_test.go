@@ -99,11 +99,7 @@ func (e *env) config(name string) client.Config {
 	cfg := client.DefaultConfig(e.clientID(name))
 	cfg.ConfigureEndpoint(e.host, e.port)
 	cfg.ConfigureCredentials(e.files.RootCA, e.files.PrivateKey, e.files.Cert)
-	proxyAddr := e.proxy.Addr()
-	cfg.ConfigureSocketFactory(func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, proxyAddr)
-	})
+	cfg.ConfigureSocketFactory(e.proxy.DialContext)
 	cfg.ConfigureAutoReconnectBackoffTime(100*time.Millisecond, 800*time.Millisecond, time.Second)
 	cfg.ConfigureDrainingFrequency(20)
 	cfg.ConfigureConnectDisconnectTimeout(5 * time.Second)

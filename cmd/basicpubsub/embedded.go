@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -32,16 +31,10 @@ func startEmbedded(ctx context.Context, o *options, log *timeline) (*broker.Brok
 	if err != nil {
 		return nil, nil, err
 	}
-	addr := b.Addr()
 	if o.websocket {
-		addr = b.WSSAddr()
-		log.say("no --endpoint: started the embedded broker; WebSocket (SigV4) on %s, presented as wss://localhost:443/mqtt", addr)
-	} else {
-		log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", addr, b.ClientFiles().Cert)
+		log.say("no --endpoint: started the embedded broker; WebSocket (SigV4) on %s, presented as wss://localhost:443/mqtt", b.WSSAddr())
+		return b, b.WSSProxy().DialContext, nil
 	}
-	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}
-	return b, dial, nil
+	log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", b.Addr(), b.ClientFiles().Cert)
+	return b, b.MTLSProxy().DialContext, nil
 }

@@ -80,11 +80,7 @@ func (t *target) config(name string) client.Config {
 	cfg := client.DefaultConfig(t.id + "-" + name)
 	cfg.ConfigureEndpoint(t.host, t.port)
 	cfg.ConfigureCredentials(t.files.RootCA, t.files.PrivateKey, t.files.Cert)
-	addr := t.proxy.Addr()
-	cfg.ConfigureSocketFactory(func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	})
+	cfg.ConfigureSocketFactory(t.proxy.DialContext)
 	cfg.ConfigureAutoReconnectBackoffTime(10*time.Millisecond, 100*time.Millisecond, time.Second)
 	cfg.ConfigureDrainingFrequency(1000)
 	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)
