@@ -61,15 +61,21 @@ type Client struct {
 	log           *slog.Logger
 	drainInterval time.Duration
 
-	mu     sync.Mutex // guards the fields below
-	status Status
-	link   *link // the live connection, or nil
-	gen    uint32
-	out    outbox
-	subs   subscriptions
-	run    *run          // the current Connect…Disconnect, or nil
-	disp   *dispatcher   // the latest run's dispatcher (callbacks stay ordered across runs)
-	empty  chan struct{} // closed when the outbox empties, if Flush waits for it
+	mu       sync.Mutex // guards the fields below
+	status   Status
+	link     *link // the live connection, or nil
+	gen      uint32
+	out      outbox
+	subs     subscriptions
+	run      *run        // the current Connect…Disconnect, or nil
+	disp     *dispatcher // the latest run's dispatcher (callbacks stay ordered across runs)
+	flushers []flusher   // Flush calls waiting
+}
+
+// flusher is a Flush call waiting for the requests accepted up to seq.
+type flusher struct {
+	seq  uint64
+	done chan error // buffered 1
 }
 
 // run is one Connect…Disconnect span: its owner goroutine and dispatcher.
@@ -166,6 +172,9 @@ func (c *Client) ConnectAsync(ackCallback func(error)) error {
 func (c *Client) start(onFirst func(error)) (*run, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.run != nil && c.status == StatusIdle {
+		return nil, fmt.Errorf("%w: still disconnecting (wait for Disconnect, or DisconnectAsync's callback)", ErrAlreadyConnected)
+	}
 	if c.run != nil {
 		return nil, ErrAlreadyConnected
 	}
@@ -217,39 +226,55 @@ func (c *Client) DisconnectAsync(ackCallback func(error)) error {
 	return nil
 }
 
-// Flush waits until every request accepted so far has completed: the
-// offline queue drained and everything in flight acknowledged (QoS 0:
-// handed to the connection). It returns ErrNotConnected if requests wait
-// and the client is not connected or connecting, and stops when ctx ends.
+// Flush waits until every request accepted before it was called has
+// completed: queued ones drained and acknowledged, those in flight
+// acknowledged (QoS 0: handed to the connection); requests made meanwhile
+// are not waited for. It returns ErrNotConnected if such requests wait and
+// the client is not connected or connecting (or stops being so), and stops
+// when ctx ends.
 func (c *Client) Flush(ctx context.Context) error {
 	c.mu.Lock()
-	if c.out.head == nil {
+	if c.out.doneUpTo(c.out.seq) {
 		c.mu.Unlock()
 		return nil
 	}
-	if c.run == nil {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: %d request(s) wait for the next Connect", ErrNotConnected, c.out.queued+c.out.inflight)
+	if c.run == nil || c.status == StatusIdle {
+		defer c.mu.Unlock()
+		return c.pendingError()
 	}
-	if c.empty == nil {
-		c.empty = make(chan struct{})
-	}
-	empty := c.empty
+	f := flusher{seq: c.out.seq, done: make(chan error, 1)}
+	c.flushers = append(c.flushers, f)
 	c.mu.Unlock()
 	select {
-	case <-empty:
-		return nil
+	case err := <-f.done:
+		return err
 	case <-ctx.Done():
 		return ctxError(ctx, "flushing")
 	}
 }
 
-// notifyIfEmpty wakes Flush when the outbox has emptied. c.mu must be held.
-func (c *Client) notifyIfEmpty() {
-	if c.empty != nil && c.out.head == nil {
-		close(c.empty)
-		c.empty = nil
+// pendingError says that requests wait for the next Connect. c.mu must be
+// held.
+func (c *Client) pendingError() error {
+	return fmt.Errorf("%w: %d request(s) wait for the next Connect", ErrNotConnected, c.out.queued+c.out.inflight)
+}
+
+// notifyFlushers wakes the Flush calls whose requests have all completed,
+// or all of them with err if err is not nil. c.mu must be held.
+func (c *Client) notifyFlushers(err error) {
+	kept := c.flushers[:0]
+	for _, f := range c.flushers {
+		switch {
+		case c.out.doneUpTo(f.seq):
+			f.done <- nil
+		case err != nil:
+			f.done <- err
+		default:
+			kept = append(kept, f)
+		}
 	}
+	clear(c.flushers[len(kept):])
+	c.flushers = kept
 }
 
 // Publish publishes payload to topic and, when the request goes straight
@@ -381,14 +406,14 @@ func (c *Client) submit(r *request) (Outcome, *link, error) {
 		return Sent, l, nil
 	}
 	outcome, dropped, err := c.out.enqueue(r)
-	disp := c.run.disp
-	c.mu.Unlock()
-	if dropped != nil {
-		releasePayload(dropped.buf)
-		if dropped.onAck != nil {
-			disp.push(func() { dropped.onAck(ErrDropped) })
-		}
+	if dropped != nil && dropped.onAck != nil {
+		// Queued under the lock, so a Disconnect cannot close the
+		// dispatcher in between. (The dropped payload is left to the
+		// garbage collector: a writer on a closing connection may still
+		// hold it.)
+		c.run.disp.push(func() { dropped.onAck(ErrDropped) })
 	}
+	c.mu.Unlock()
 	if err != nil {
 		releasePayload(r.buf)
 		return 0, nil, err
@@ -404,16 +429,20 @@ func (c *Client) do(ctx context.Context, r *request) (Outcome, error) {
 	if outcome != Sent {
 		return outcome, err
 	}
-	tok := l.send(r)
-	// The operation timeout applies unless ctx ends sooner. (A timer is
-	// cheaper than a derived context on this path.)
+	// The operation timeout applies unless ctx ends sooner, from before
+	// paho takes the request (that may block too). (A timer is cheaper
+	// than a derived context on this path.)
 	timeout := time.NewTimer(c.cfg.OperationTimeout)
 	defer timeout.Stop()
+	tok := l.send(r)
 	select {
 	case <-tok.Done():
 		return c.settle(l, watchItem{r, tok})
 	case <-l.lost:
-		c.settleOrRequeue(l, watchItem{r, tok})
+		if isDone(tok) {
+			return c.settle(l, watchItem{r, tok})
+		}
+		c.requeue(l, r)
 		return c.outcomeOf(r)
 	case <-ctx.Done():
 	case <-timeout.C:
@@ -455,13 +484,13 @@ func (c *Client) handOver(l *link, it watchItem) (Outcome, error) {
 	}
 	c.mu.Lock()
 	finished := c.out.finish(it.r, l.gen)
-	c.notifyIfEmpty()
+	if ack := it.r.onAck; finished && ack != nil {
+		l.disp.push(func() { ack(nil) }) // under the lock: see submit
+	}
+	c.notifyFlushers(nil)
 	c.mu.Unlock()
 	if !finished {
 		return c.outcomeOf(it.r)
-	}
-	if ack := it.r.onAck; ack != nil {
-		l.disp.push(func() { ack(nil) })
 	}
 	return Sent, nil
 }
@@ -470,8 +499,11 @@ func (c *Client) handOver(l *link, it watchItem) (Outcome, error) {
 func (c *Client) outcomeOf(r *request) (Outcome, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r.state == stateDone {
+	switch r.state {
+	case stateDone:
 		return Sent, nil
+	case stateDropped:
+		return 0, ErrDropped
 	}
 	return Queued, nil
 }
@@ -531,7 +563,7 @@ func (c *Client) settleBatch(l *link, items []watchItem, results []settled) {
 			continue
 		}
 		if it.r.kind == kindSubscribe {
-			if code := it.tok.(*paho.SubscribeToken).Result()[it.r.topic]; code == 0x80 {
+			if code := subackCode(it.tok); code == 0x80 {
 				results[i].err = &SubscribeError{Filter: it.r.topic, ReturnCode: code}
 			}
 		}
@@ -564,7 +596,14 @@ func (c *Client) settleBatch(l *link, items []watchItem, results []settled) {
 			acks = append(acks, ack{r.onAck, results[i].err})
 		}
 	}
-	c.notifyIfEmpty()
+	if len(acks) > 0 { // under the lock: see submit
+		l.disp.push(func() {
+			for _, a := range acks {
+				a.fn(a.err)
+			}
+		})
+	}
+	c.notifyFlushers(nil)
 	c.mu.Unlock()
 	for i, it := range items {
 		if !results[i].requeued {
@@ -574,13 +613,16 @@ func (c *Client) settleBatch(l *link, items []watchItem, results []settled) {
 	if failed {
 		l.breakConn()
 	}
-	if len(acks) > 0 {
-		l.disp.push(func() {
-			for _, a := range acks {
-				a.fn(a.err)
-			}
-		})
+}
+
+// subackCode returns the return code of a one-filter SUBSCRIBE. (paho keys
+// it by the filter without a "$share/group/" prefix, so it is not looked
+// up by name.)
+func subackCode(tok paho.Token) byte {
+	for _, code := range tok.(*paho.SubscribeToken).Result() {
+		return code
 	}
+	return 0x80
 }
 
 // requeue puts a request that was in flight on l back in the queue.

@@ -103,6 +103,9 @@ func (c *Client) dial(ctx context.Context, gen uint32, disp *dispatcher) (*link,
 		if err != nil {
 			return nil, err
 		}
+		if ctx.Err() != nil { // given up meanwhile: breakConn may have come too early
+			conn.breakNow()
+		}
 		return conn, nil
 	})
 	cli := paho.NewClient(opts)
@@ -112,6 +115,9 @@ func (c *Client) dial(ctx context.Context, gen uint32, disp *dispatcher) (*link,
 	case <-ctx.Done():
 		l.breakConn()
 		<-tok.Done() // prompt: the dial, the handshake or the CONNACK read fails at once
+		if tok.Error() == nil {
+			cli.Disconnect(0) // the CONNACK won the race: do not leave the session open
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			return nil, fmt.Errorf("%w connecting to %s (no CONNACK within %v)", ErrTimeout, c.endpoint(), c.cfg.ConnectDisconnectTimeout)
 		}

@@ -127,6 +127,7 @@ func (c *Client) offline(r *run, l *link) {
 func (c *Client) closeLink(r *run, l *link) {
 	c.mu.Lock()
 	c.status = StatusIdle // no new requests from here on
+	c.notifyFlushers(c.pendingError())
 	c.mu.Unlock()
 	l.paho.Disconnect(uint(disconnectQuiesce.Milliseconds()))
 	l.markLost(nil)
@@ -151,6 +152,7 @@ func (c *Client) endRun(r *run) {
 		c.link = nil
 	}
 	stopped := r.onStopped
+	c.notifyFlushers(c.pendingError())
 	c.mu.Unlock()
 	r.reportFirst(errDisconnected)
 	for _, fn := range stopped {

@@ -26,7 +26,8 @@ type reqState uint8
 const (
 	stateQueued   reqState = iota + 1 // waiting for a live connection
 	stateInflight                     // handed to connection gen, not yet acknowledged
-	stateDone                         // acknowledged, refused, or dropped
+	stateDone                         // acknowledged or refused
+	stateDropped                      // removed by DropOldest to make room
 )
 
 // request is one publish, subscribe or unsubscribe, from acceptance until
@@ -36,6 +37,7 @@ type request struct {
 	qos   QoS
 	state reqState
 	gen   uint32 // connection generation while in flight
+	seq   uint64 // acceptance order (Flush waits for a prefix)
 	topic string // topic, or filter
 	// payload is the publish payload: the caller's (PublishAsync), or buf's.
 	payload []byte
@@ -55,9 +57,10 @@ type request struct {
 // the offline-queue policy. It is not safe for concurrent use (Client.mu).
 type outbox struct {
 	head, tail *request
-	queued     int // requests in stateQueued
-	inflight   int // requests in stateInflight
-	limit      int // < 0: infinite; 0: disabled; else the most queued requests
+	seq        uint64 // the last sequence number given
+	queued     int    // requests in stateQueued
+	inflight   int    // requests in stateInflight
+	limit      int    // < 0: infinite; 0: disabled; else the most queued requests
 	drop       DropBehavior
 }
 
@@ -73,7 +76,7 @@ func (o *outbox) enqueue(r *request) (Outcome, *request, error) {
 		}
 		oldest := o.firstQueued()
 		o.remove(oldest)
-		oldest.state = stateDone
+		oldest.state = stateDropped
 		o.pushBack(r, stateQueued)
 		return QueuedDroppedOldest, oldest, nil
 	}
@@ -88,6 +91,8 @@ func (o *outbox) sendDirect(r *request, gen uint32) {
 }
 
 func (o *outbox) pushBack(r *request, s reqState) {
+	o.seq++
+	r.seq = o.seq
 	r.state = s
 	o.count(s, 1)
 	r.prev, r.next = o.tail, nil
@@ -122,6 +127,12 @@ func (o *outbox) remove(r *request) {
 		o.tail = r.prev
 	}
 	r.prev, r.next = nil, nil
+}
+
+// doneUpTo reports whether every request accepted up to sequence number
+// seq has left the outbox (requests are kept in acceptance order).
+func (o *outbox) doneUpTo(seq uint64) bool {
+	return o.head == nil || o.head.seq > seq
 }
 
 // firstQueued returns the oldest queued request, or nil.

@@ -61,7 +61,7 @@ func TestQueuePolicies(t *testing.T) {
 				}
 				outcomes[out]++
 				if d != nil {
-					require.Equal(t, stateDone, d.state)
+					require.Equal(t, stateDropped, d.state)
 					dropped = append(dropped, d.topic)
 				}
 			}
@@ -132,4 +132,31 @@ func TestDropOldestSkipsInflight(t *testing.T) {
 	require.Equal(t, "1", dropped.topic)
 	require.Equal(t, stateInflight, a.state)
 	require.Equal(t, []string{"2"}, queuedTopics(o))
+}
+
+func TestDoneUpToFollowsAcceptanceOrder(t *testing.T) {
+	o := &outbox{limit: QueueInfinite}
+	a, b, c := req(0), req(1), req(2)
+	o.sendDirect(a, 1)
+	_, _, err := o.enqueue(b)
+	require.NoError(t, err)
+	require.False(t, o.doneUpTo(a.seq))
+	require.True(t, o.finish(a, 1))
+	require.True(t, o.doneUpTo(a.seq), "a later request does not hold back an earlier prefix")
+	require.False(t, o.doneUpTo(b.seq))
+	o.sendDirect(c, 1)
+	o.markInflight(b, 1)
+	require.True(t, o.finish(b, 1))
+	require.True(t, o.doneUpTo(b.seq))
+	require.False(t, o.doneUpTo(c.seq))
+}
+
+func TestOutcomeOfADroppedRequest(t *testing.T) {
+	c := &Client{}
+	out, err := c.outcomeOf(&request{state: stateDropped})
+	require.Zero(t, out)
+	require.ErrorIs(t, err, ErrDropped)
+	out, err = c.outcomeOf(&request{state: stateQueued})
+	require.Equal(t, Queued, out)
+	require.NoError(t, err)
 }

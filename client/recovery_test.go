@@ -408,3 +408,23 @@ func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 	require.NoError(t, c.Disconnect(ctx))
 	require.ErrorIs(t, c.Flush(ctx), client.ErrNotConnected)
 }
+
+func TestFlushIsWokenWhenTheClientStops(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "stopper"))
+	goOffline(t, b, c)
+	_, err := c.PublishAsync("f", []byte("waits"), client.QoS1, nil)
+	require.NoError(t, err)
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(ctx) }()
+	require.NoError(t, c.Disconnect(ctx))
+	select {
+	case err := <-flushed:
+		require.ErrorIs(t, err, client.ErrNotConnected)
+		require.ErrorContains(t, err, "1 request(s) wait for the next Connect")
+	case <-ctx.Done():
+		t.Fatal("Flush still waits after Disconnect")
+	}
+	require.NoError(t, b.Accept())
+}

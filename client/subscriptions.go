@@ -1,5 +1,7 @@
 package client
 
+import "strings"
+
 // Message is a message received on a subscription.
 type Message struct {
 	Topic     string
@@ -100,9 +102,20 @@ func (s *subscriptions) confirmedFilters() map[string]byte {
 func (s *subscriptions) handlers(topic string) []MessageHandler {
 	var out []MessageHandler
 	for _, sub := range s.list {
-		if !sub.removing && sub.handler != nil && topicMatches(sub.filter, topic) {
+		if !sub.removing && sub.handler != nil && topicMatches(routingFilter(sub.filter), topic) {
 			out = append(out, sub.handler)
 		}
 	}
 	return out
+}
+
+// routingFilter is the filter messages are matched against: a shared
+// subscription "$share/group/filter" receives messages of filter.
+func routingFilter(filter string) string {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		if _, f, ok := strings.Cut(rest, "/"); ok {
+			return f
+		}
+	}
+	return filter
 }

@@ -79,3 +79,17 @@ func TestMetricsUsername(t *testing.T) {
 		require.Equal(t, tt.want, cfg.mqttUsername())
 	}
 }
+
+func TestSharedSubscriptionsRouteOnTheirFilter(t *testing.T) {
+	require.Equal(t, "a/+", routingFilter("$share/grp/a/+"))
+	require.Equal(t, "a", routingFilter("a"))
+	require.Equal(t, "$share", routingFilter("$share"))
+	var s subscriptions
+	hit := 0
+	s.sending("$share/grp/sensors/#", QoS1, func(Message) { hit++ })
+	for _, h := range s.handlers("sensors/t1") {
+		h(Message{})
+	}
+	require.Equal(t, 1, hit)
+	require.Empty(t, s.handlers("$share/grp/sensors/t1"))
+}
