@@ -184,3 +184,20 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ack.SessionPresent)
 }
+
+func TestSharedSubscriptionDelivers(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "sharer"))
+	got := make(chan string, 1)
+	out, err := c.Subscribe(ctx, "$share/workers/jobs/#", client.QoS1, func(m client.Message) { got <- m.Topic })
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+	require.NoError(t, b.Publish("jobs/1", []byte("job"), 1, false))
+	select {
+	case topic := <-got:
+		require.Equal(t, "jobs/1", topic)
+	case <-ctx.Done():
+		t.Fatal("the shared subscription's callback was not called")
+	}
+}
