@@ -55,7 +55,7 @@ type scale struct {
 }
 
 var (
-	fullScale  = scale{rounds: 7, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
+	fullScale  = scale{rounds: 15, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
 	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, drainN: 20, slowDrainN: 3, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond}
 )
 
