@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,8 +64,10 @@ type Proxy struct {
 	links     map[*link]struct{}
 	gate      chan struct{} // closed while traffic flows; open (blocking) while blackholed
 	blackhole bool
-	hangUp    bool
-	closed    bool
+	// holding mirrors blackhole for the copiers' lock-free fast path.
+	holding atomic.Bool
+	hangUp  bool
+	closed  bool
 
 	wg sync.WaitGroup // accept loops and copiers
 }
@@ -222,6 +225,7 @@ func (p *Proxy) Blackhole() {
 	defer p.mu.Unlock()
 	if !p.blackhole {
 		p.blackhole = true
+		p.holding.Store(true)
 		p.gate = make(chan struct{})
 	}
 	p.record(Event{Kind: KindFault, Detail: "blackhole"})
@@ -233,6 +237,7 @@ func (p *Proxy) Restore() {
 	defer p.mu.Unlock()
 	if p.blackhole {
 		p.blackhole = false
+		p.holding.Store(false)
 		close(p.gate)
 	}
 	p.record(Event{Kind: KindFault, Detail: "restore"})
@@ -337,6 +342,9 @@ func (p *Proxy) copy(l *link, dst, src net.Conn) {
 // waitFlowing blocks while the proxy is blackholed. It returns false if the
 // link was closed meanwhile.
 func (p *Proxy) waitFlowing(l *link) bool {
+	if !p.holding.Load() {
+		return true // the common case: no lock per chunk copied
+	}
 	for {
 		p.mu.Lock()
 		gate := p.gate
