@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -244,6 +245,14 @@ func (h *recordHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		return
 	}
 	e := h.base(cl, KindDisconnect)
+	if err == nil {
+		// The read loop can end without an error when the broker itself
+		// stopped the client; its stop cause says why. A client's own
+		// DISCONNECT is the clean case, with no cause.
+		if cause := cl.StopCause(); cause != nil && !errors.Is(cause, packets.CodeDisconnect) {
+			err = cause
+		}
+	}
 	if err != nil {
 		e.Cause = err.Error()
 	}
