@@ -430,10 +430,10 @@ func (c *Client) do(ctx context.Context, r *request) (Outcome, error) {
 		return outcome, err
 	}
 	// The operation timeout applies unless ctx ends sooner, from before
-	// paho takes the request (that may block too). (A timer is cheaper
-	// than a derived context on this path.)
-	timeout := time.NewTimer(c.cfg.OperationTimeout)
-	defer timeout.Stop()
+	// paho takes the request (that may block too). (A recycled timer is
+	// cheaper than a derived context on this path.)
+	timeout := startTimer(c.cfg.OperationTimeout)
+	defer recycleTimer(timeout)
 	tok := l.send(r)
 	select {
 	case <-tok.Done():

@@ -26,6 +26,10 @@ func TestTopicValidation(t *testing.T) {
 		{"a+/b", false, false},
 		{"a\x00b", false, false},
 		{"\xff", false, false},
+		{"café/\xff", false, false},
+		{"café/température", true, true},
+		{"café/#", false, true},
+		{strings.Repeat("x", 65535), true, true},
 		{strings.Repeat("x", 65536), false, false},
 	}
 	for _, tt := range tests {
