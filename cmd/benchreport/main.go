@@ -55,7 +55,7 @@ type scale struct {
 }
 
 var (
-	fullScale  = scale{rounds: 15, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
+	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
 	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, drainN: 20, slowDrainN: 3, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond}
 )
 
@@ -71,6 +71,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&e.topicPrefix, "topicPrefix", "sdk/test/iotmqtt/bench", "prefix of the topics used")
 	out := fs.String("out", "bench/RESULTS.md", "file to write the report to (empty: none)")
 	quick := fs.Bool("quick", false, "small runs, to check the report works (its numbers mean little)")
+	rounds := fs.Int("rounds", 0, "throughput rounds per case (default 25; 1 with -quick)")
 	only := fs.String("only", "", "comma-separated measurements to run (default all): "+
 		"throughput, latency, drain-100hz, drain-2hz, backoff, link-loss, reconnect, offline-queue, cost-growth")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +84,9 @@ func run(args []string, stdout io.Writer) error {
 	if *quick {
 		sc = quickScale
 		roundTime = 0
+	}
+	if *rounds > 0 {
+		sc.rounds = *rounds
 	}
 
 	const kib = 1024

@@ -40,3 +40,8 @@ func TestFlags(t *testing.T) {
 	require.ErrorContains(t, run([]string{"-endpoint", "h"}, &bytes.Buffer{}), "needs -rootCA")
 	require.Error(t, run([]string{"-bogus"}, &bytes.Buffer{}))
 }
+
+func TestInterquartileMean(t *testing.T) {
+	require.InDelta(t, 2.375, interquartileMean([]float64{9, 1, 2, 3, 0.1, 2, 3, 2.5}), 1e-9, "the lowest and highest quarter are left out")
+	require.InDelta(t, 2.0, interquartileMean([]float64{1, 3}), 1e-9)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -82,42 +83,69 @@ func publishPaho(c paho.Client, topic string, pc publishCase) (float64, error) {
 	return rate(pc.n, time.Since(start)), nil
 }
 
+// throughputHeapLimit paces the collector while throughput is measured.
+const throughputHeapLimit = 256 << 20
+
 // roundTime is about how long one throughput round lasts.
 var roundTime = 300 * time.Millisecond
+
+// contestant runs one throughput round on a connection of its own and
+// returns the rate.
+type contestant func(publishCase) (float64, error)
 
 // compareThroughput runs each case against iotmqtt and raw paho on the same
 // broker, with a second raw paho client as a control: the control's ratio
 // to paho shows how much two identical clients differ on this machine, the
 // noise floor of the comparison.
+//
+// Every round opens a fresh connection for each contestant (connecting is
+// not timed): two identical paho clients on long-lived connections differ
+// by a few percent for the life of their connections (where their buffers
+// and goroutines happen to land), a bias no number of rounds would average
+// out.
+//
+// The collector is paced by a memory limit meanwhile (GOGC off): with the
+// default GOGC it runs whenever the heap doubles, and this process's live
+// heap is small and differs by what each contestant keeps between rounds
+// (raw paho's loop holds every token until the end), so the collector's
+// pacing, not the clients, would decide the ratio: it swung QoS0 async
+// 8 KiB from 0.86x to 1.0x. Under a fixed limit each contestant still pays
+// for the garbage it makes, and the collector runs as often for all.
 func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(throughputHeapLimit))
 	t, err := e.open("throughput", true)
 	if err != nil {
 		return nil, err
 	}
 	defer t.close()
-	c, err := t.connect(t.config("tp"))
-	if err != nil {
-		return nil, err
-	}
-	defer disconnect(c)
-	var pahos [2]paho.Client
-	for i := range pahos {
-		if pahos[i], err = t.paho(fmt.Sprint("tp-paho", i)); err != nil {
-			return nil, err
+	ours := func(tc publishCase) (float64, error) {
+		c, err := t.connect(t.config("tp"))
+		if err != nil {
+			return 0, err
 		}
-		defer pahos[i].Disconnect(100)
+		defer disconnect(c)
+		return publishIotmqtt(c, t.topics+"/iotmqtt", tc)
 	}
-	contestants := []func(publishCase) (float64, error){
-		func(tc publishCase) (float64, error) { return publishIotmqtt(c, t.topics+"/iotmqtt", tc) },
-		func(tc publishCase) (float64, error) { return publishPaho(pahos[0], t.topics+"/paho", tc) },
-		func(tc publishCase) (float64, error) { return publishPaho(pahos[1], t.topics+"/control", tc) },
+	rawPaho := func(name string) contestant {
+		return func(tc publishCase) (float64, error) {
+			pc, err := t.paho(name)
+			if err != nil {
+				return 0, err
+			}
+			defer pc.Disconnect(100)
+			return publishPaho(pc, t.topics+"/"+name, tc)
+		}
 	}
+	contestants := []contestant{ours, rawPaho("tp-paho"), rawPaho("tp-control")}
 	var rows []row
 	for _, tc := range cases {
 		// A warm-up round each, which also sizes the rounds to last about
 		// roundTime; then rounds in rotating order (so that drift in the
-		// machine's load hits all alike); ratios are medians of the
-		// rounds' ratios.
+		// machine's load hits all alike). A round's ratio pairs runs made
+		// back to back; the ratio reported averages the middle half of the
+		// rounds' ratios, robust to a stalled round like a median but less
+		// noisy.
 		var warm float64
 		for i, run := range contestants {
 			r, err := run(tc)
@@ -142,13 +170,13 @@ func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, erro
 			ours, raw = append(ours, rates[0]), append(raw, rates[1])
 			ratios, control = append(ratios, rates[0]/rates[1]), append(control, rates[2]/rates[1])
 		}
-		ratio := median(ratios)
+		ratio := interquartileMean(ratios)
 		rows = append(rows, row{
-			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (median of %d rounds; control: a second raw paho)", rounds),
+			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (%d rounds, a fresh connection each; ratio: interquartile mean of the rounds' ratios; control: a second raw paho)", rounds),
 			name:    tc.String(),
 			value: fmt.Sprintf("%s vs %s msg/s = %.2fx (rounds %.2f–%.2f; control %.2fx, %.2f–%.2f)",
 				si(median(ours)), si(median(raw)), ratio, slices.Min(ratios), slices.Max(ratios),
-				median(control), slices.Min(control), slices.Max(control)),
+				interquartileMean(control), slices.Min(control), slices.Max(control)),
 			target: "≥ 0.95x",
 			pass:   ptr(ratio >= 0.95),
 		})
@@ -294,6 +322,21 @@ func waitGroup(wg *sync.WaitGroup, timeout time.Duration) bool {
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// interquartileMean averages the middle half of xs (the mean of all of
+// them if there are fewer than four).
+func interquartileMean(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if q := len(s) / 4; q > 0 {
+		s = s[q : len(s)-q]
+	}
+	sum := 0.0
+	for _, x := range s {
+		sum += x
+	}
+	return sum / float64(len(s))
+}
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
