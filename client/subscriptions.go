@@ -1,6 +1,10 @@
 package client
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // Message is a message received on a subscription.
 type Message struct {
@@ -26,23 +30,22 @@ type subscription struct {
 	confirmed bool
 	// removing: an UNSUBSCRIBE has been sent; messages are no longer routed.
 	removing bool
+	order    uint64 // when it was added: callbacks run in this order
 }
 
-// subscriptions is the routing table, in insertion order (the order in
-// which callbacks run when several filters match). Not safe for concurrent
-// use (Client.mu).
+// subscriptions is the routing table: the filters in insertion order (the
+// order in which callbacks run when several match, and in which they are
+// renewed), indexed by a trie of their levels, so routing a message costs
+// the topic's depth rather than the number of filters. Not safe for
+// concurrent use (Client.mu).
 type subscriptions struct {
-	list []*subscription
+	list     []*subscription
+	byFilter map[string]*subscription
+	routes   routeNode
+	added    uint64
 }
 
-func (s *subscriptions) find(filter string) *subscription {
-	for _, sub := range s.list {
-		if sub.filter == filter {
-			return sub
-		}
-	}
-	return nil
-}
+func (s *subscriptions) find(filter string) *subscription { return s.byFilter[filter] }
 
 // sending records that a SUBSCRIBE for filter is going out: messages for it
 // are routed to handler from now on. A filter already present keeps its
@@ -52,7 +55,14 @@ func (s *subscriptions) sending(filter string, qos QoS, handler MessageHandler) 
 		sub.qos, sub.handler, sub.removing = qos, handler, false
 		return
 	}
-	s.list = append(s.list, &subscription{filter: filter, qos: qos, handler: handler})
+	s.added++
+	sub := &subscription{filter: filter, qos: qos, handler: handler, order: s.added}
+	if s.byFilter == nil {
+		s.byFilter = make(map[string]*subscription)
+	}
+	s.list = append(s.list, sub)
+	s.byFilter[filter] = sub
+	s.routes.add(routingFilter(filter), sub)
 }
 
 // granted marks filter as confirmed by the broker.
@@ -71,12 +81,13 @@ func (s *subscriptions) unsubscribing(filter string) {
 
 // delete removes filter (refused, or unsubscribed).
 func (s *subscriptions) delete(filter string) {
-	for i, sub := range s.list {
-		if sub.filter == filter {
-			s.list = append(s.list[:i], s.list[i+1:]...)
-			return
-		}
+	sub := s.find(filter)
+	if sub == nil {
+		return
 	}
+	delete(s.byFilter, filter)
+	s.list = slices.DeleteFunc(s.list, func(x *subscription) bool { return x == sub })
+	s.routes.remove(routingFilter(filter), sub)
 }
 
 // deleteIfRemoving removes filter once its UNSUBACK arrives, unless a new
@@ -98,11 +109,17 @@ func (s *subscriptions) confirmedFilters() map[string]byte {
 	return out
 }
 
-// handlers returns the callbacks of the filters that match topic.
+// handlers returns the callbacks of the filters that match topic, in the
+// order the filters were added.
 func (s *subscriptions) handlers(topic string) []MessageHandler {
+	var found [4]*subscription
+	matched := s.routes.match(topic, true, found[:0])
+	if len(matched) > 1 {
+		slices.SortFunc(matched, func(a, b *subscription) int { return cmp.Compare(a.order, b.order) })
+	}
 	var out []MessageHandler
-	for _, sub := range s.list {
-		if !sub.removing && sub.handler != nil && topicMatches(routingFilter(sub.filter), topic) {
+	for _, sub := range matched {
+		if !sub.removing && sub.handler != nil {
 			out = append(out, sub.handler)
 		}
 	}
@@ -118,4 +135,83 @@ func routingFilter(filter string) string {
 		}
 	}
 	return filter
+}
+
+// routeNode is one level of the routing trie: children by level ("+" and
+// "#" included), and the subscriptions whose filter ends here (several
+// when shared subscriptions route on the same filter).
+type routeNode struct {
+	next map[string]*routeNode
+	subs []*subscription
+}
+
+// add files sub under filter's levels.
+func (n *routeNode) add(filter string, sub *subscription) {
+	for {
+		level, rest, more := strings.Cut(filter, "/")
+		child := n.next[level]
+		if child == nil {
+			child = &routeNode{}
+			if n.next == nil {
+				n.next = make(map[string]*routeNode)
+			}
+			n.next[level] = child
+		}
+		n = child
+		if !more {
+			break
+		}
+		filter = rest
+	}
+	n.subs = append(n.subs, sub)
+}
+
+// remove takes sub out from under filter's levels, pruning emptied nodes.
+// It reports whether n itself is left empty.
+func (n *routeNode) remove(filter string, sub *subscription) bool {
+	level, rest, more := strings.Cut(filter, "/")
+	if child := n.next[level]; child != nil {
+		emptied := false
+		if more {
+			emptied = child.remove(rest, sub)
+		} else {
+			child.subs = slices.DeleteFunc(child.subs, func(x *subscription) bool { return x == sub })
+			emptied = len(child.subs) == 0 && len(child.next) == 0
+		}
+		if emptied {
+			delete(n.next, level)
+		}
+	}
+	return len(n.subs) == 0 && len(n.next) == 0
+}
+
+// match appends the subscriptions under n whose filters match topic's
+// levels (MQTT 3.1.1 §4.7); first says n is the root, where wildcards do
+// not match topics starting with "$".
+func (n *routeNode) match(topic string, first bool, out []*subscription) []*subscription {
+	level, rest, more := strings.Cut(topic, "/")
+	if !first || !strings.HasPrefix(topic, "$") {
+		if c := n.next["#"]; c != nil {
+			out = append(out, c.subs...)
+		}
+		if c := n.next["+"]; c != nil {
+			out = c.matchRest(rest, more, out)
+		}
+	}
+	if c := n.next[level]; c != nil && level != "+" && level != "#" { // (topics have no wildcards)
+		out = c.matchRest(rest, more, out)
+	}
+	return out
+}
+
+// matchRest goes on below n with the topic's remaining levels, if any.
+func (n *routeNode) matchRest(rest string, more bool, out []*subscription) []*subscription {
+	if more {
+		return n.match(rest, false, out)
+	}
+	out = append(out, n.subs...)
+	if c := n.next["#"]; c != nil { // "a/#" also matches "a"
+		out = append(out, c.subs...)
+	}
+	return out
 }

@@ -68,32 +68,6 @@ func validateTopicFilter(filter string) error {
 	return nil
 }
 
-// topicMatches reports whether topic matches filter (MQTT 3.1.1 §4.7).
-// Wildcards at the first level do not match topics starting with "$".
-func topicMatches(filter, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
-		return false
-	}
-	for {
-		f, fRest, fMore := strings.Cut(filter, "/")
-		t, tRest, tMore := strings.Cut(topic, "/")
-		switch {
-		case f == "#":
-			return true
-		case f != "+" && f != t:
-			return false
-		case !fMore && !tMore:
-			return true
-		case !tMore:
-			// "a/#" also matches "a".
-			return fMore && fRest == "#"
-		case !fMore:
-			return false
-		}
-		filter, topic = fRest, tRest
-	}
-}
-
 func containsNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 func quote(s string) string { return strconv.Quote(s) }

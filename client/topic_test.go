@@ -97,3 +97,30 @@ func TestSharedSubscriptionsRouteOnTheirFilter(t *testing.T) {
 	require.Equal(t, 1, hit)
 	require.Empty(t, s.handlers("$share/grp/sensors/t1"))
 }
+
+// topicMatches reports whether topic matches filter (MQTT 3.1.1 §4.7),
+// level by level: the reference the routing trie is checked against.
+// Wildcards at the first level do not match topics starting with "$".
+func topicMatches(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	for {
+		f, fRest, fMore := strings.Cut(filter, "/")
+		t, tRest, tMore := strings.Cut(topic, "/")
+		switch {
+		case f == "#":
+			return true
+		case f != "+" && f != t:
+			return false
+		case !fMore && !tMore:
+			return true
+		case !tMore:
+			// "a/#" also matches "a".
+			return fMore && fRest == "#"
+		case !fMore:
+			return false
+		}
+		filter, topic = fRest, tRest
+	}
+}
