@@ -35,9 +35,9 @@ func (pc publishCase) String() string {
 	return fmt.Sprintf("QoS%d %s %s", pc.qos, mode, size)
 }
 
-// publishIotmqtt publishes pc.n messages and returns the rate (messages per
-// second) at which they were completed (QoS1: acknowledged).
-func publishIotmqtt(c *client.Client, topic string, pc publishCase) (float64, error) {
+// publishIotmqtt publishes pc.n messages and returns how long they took to
+// complete (QoS1: to be acknowledged).
+func publishIotmqtt(c *client.Client, topic string, pc publishCase) (time.Duration, error) {
 	payload := make([]byte, pc.size)
 	ctx := context.Background()
 	start := time.Now()
@@ -47,7 +47,7 @@ func publishIotmqtt(c *client.Client, topic string, pc publishCase) (float64, er
 				return 0, fmt.Errorf("publish: %v %v", out, err)
 			}
 		}
-		return rate(pc.n, time.Since(start)), nil
+		return time.Since(start), nil
 	}
 	for range pc.n {
 		if _, err := c.PublishAsync(topic, payload, pc.qos, nil); err != nil {
@@ -57,11 +57,11 @@ func publishIotmqtt(c *client.Client, topic string, pc publishCase) (float64, er
 	if err := c.Flush(ctx); err != nil {
 		return 0, err
 	}
-	return rate(pc.n, time.Since(start)), nil
+	return time.Since(start), nil
 }
 
 // publishPaho does the same with raw paho.
-func publishPaho(c paho.Client, topic string, pc publishCase) (float64, error) {
+func publishPaho(c paho.Client, topic string, pc publishCase) (time.Duration, error) {
 	payload := make([]byte, pc.size)
 	start := time.Now()
 	toks := make([]paho.Token, 0, pc.n)
@@ -80,7 +80,7 @@ func publishPaho(c paho.Client, topic string, pc publishCase) (float64, error) {
 			return 0, fmt.Errorf("paho publish: %v", tok.Error())
 		}
 	}
-	return rate(pc.n, time.Since(start)), nil
+	return time.Since(start), nil
 }
 
 // throughputHeapLimit paces the collector while throughput is measured.
@@ -89,9 +89,17 @@ const throughputHeapLimit = 256 << 20
 // roundTime is about how long one throughput round lasts.
 var roundTime = 300 * time.Millisecond
 
-// contestant runs one throughput round on a connection of its own and
-// returns the rate.
-type contestant func(publishCase) (float64, error)
+// turnsPerRound is how many times the contestants take turns in a round.
+const turnsPerRound = 8
+
+// session is a contestant's connection for one round.
+type session struct {
+	publish func(publishCase) (time.Duration, error)
+	close   func()
+}
+
+// contestant opens a fresh connection.
+type contestant func() (session, error)
 
 // compareThroughput runs each case against iotmqtt and raw paho on the same
 // broker, with a second raw paho client as a control: the control's ratio
@@ -102,7 +110,8 @@ type contestant func(publishCase) (float64, error)
 // not timed): two identical paho clients on long-lived connections differ
 // by a few percent for the life of their connections (where their buffers
 // and goroutines happen to land), a bias no number of rounds would average
-// out.
+// out. Within a round the contestants take turns, a slice of the messages
+// each, so that a spell of load on the machine hits them alike.
 //
 // The collector is paced by a memory limit meanwhile (GOGC off): with the
 // default GOGC it runs whenever the heap doubles, and this process's live
@@ -119,60 +128,53 @@ func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, erro
 		return nil, err
 	}
 	defer t.close()
-	ours := func(tc publishCase) (float64, error) {
+	ours := func() (session, error) {
 		c, err := t.connect(t.config("tp"))
 		if err != nil {
-			return 0, err
+			return session{}, err
 		}
-		defer disconnect(c)
-		return publishIotmqtt(c, t.topics+"/iotmqtt", tc)
+		return session{
+			publish: func(tc publishCase) (time.Duration, error) { return publishIotmqtt(c, t.topics+"/iotmqtt", tc) },
+			close:   func() { disconnect(c) },
+		}, nil
 	}
 	rawPaho := func(name string) contestant {
-		return func(tc publishCase) (float64, error) {
+		return func() (session, error) {
 			pc, err := t.paho(name)
 			if err != nil {
-				return 0, err
+				return session{}, err
 			}
-			defer pc.Disconnect(100)
-			return publishPaho(pc, t.topics+"/"+name, tc)
+			return session{
+				publish: func(tc publishCase) (time.Duration, error) { return publishPaho(pc, t.topics+"/"+name, tc) },
+				close:   func() { pc.Disconnect(100) },
+			}, nil
 		}
 	}
 	contestants := []contestant{ours, rawPaho("tp-paho"), rawPaho("tp-control")}
 	var rows []row
 	for _, tc := range cases {
-		// A warm-up round each, which also sizes the rounds to last about
-		// roundTime; then rounds in rotating order (so that drift in the
-		// machine's load hits all alike). A round's ratio pairs runs made
-		// back to back; the ratio reported averages the middle half of the
-		// rounds' ratios, robust to a stalled round like a median but less
-		// noisy.
-		var warm float64
-		for i, run := range contestants {
-			r, err := run(tc)
-			if err != nil {
-				return nil, fmt.Errorf("%v: %w", tc, err)
-			}
-			if i == 0 {
-				warm = r
-			}
+		// A warm-up round, which also sizes the turns so that a round
+		// lasts about roundTime; then rounds starting with each contestant
+		// in turn. A round's ratio compares runs interleaved in time; the
+		// ratio reported averages the middle half of the rounds' ratios,
+		// robust to a stalled round like a median but less noisy.
+		warm, err := throughputRound(contestants, tc, 1, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%v: %w", tc, err)
 		}
-		tc.n = max(tc.n, int(warm*roundTime.Seconds()))
+		tc.n = max(tc.n, int(warm[0]*roundTime.Seconds()/turnsPerRound))
 		var ours, raw, ratios, control []float64
 		for i := range rounds {
-			var rates [3]float64
-			for k := range contestants {
-				j := (i + k) % len(contestants)
-				runtime.GC()
-				if rates[j], err = contestants[j](tc); err != nil {
-					return nil, fmt.Errorf("%v: %w", tc, err)
-				}
+			rates, err := throughputRound(contestants, tc, turnsPerRound, i)
+			if err != nil {
+				return nil, fmt.Errorf("%v: %w", tc, err)
 			}
 			ours, raw = append(ours, rates[0]), append(raw, rates[1])
 			ratios, control = append(ratios, rates[0]/rates[1]), append(control, rates[2]/rates[1])
 		}
 		ratio := interquartileMean(ratios)
 		rows = append(rows, row{
-			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (%d rounds, a fresh connection each; ratio: interquartile mean of the rounds' ratios; control: a second raw paho)", rounds),
+			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (%d rounds of %d turns, fresh connections each round; ratio: interquartile mean of the rounds' ratios; control: a second raw paho)", rounds, turnsPerRound),
 			name:    tc.String(),
 			value: fmt.Sprintf("%s vs %s msg/s = %.2fx (rounds %.2f–%.2f; control %.2fx, %.2f–%.2f)",
 				si(median(ours)), si(median(raw)), ratio, slices.Min(ratios), slices.Max(ratios),
@@ -182,6 +184,42 @@ func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, erro
 		})
 	}
 	return rows, nil
+}
+
+// throughputRound opens a fresh connection for each contestant, lets them
+// take turns publishing tc.n messages each (starting with contestant first,
+// rotating), and returns their rates.
+func throughputRound(contestants []contestant, tc publishCase, turns, first int) ([]float64, error) {
+	sessions := make([]session, 0, len(contestants))
+	defer func() {
+		for _, s := range sessions {
+			s.close()
+		}
+	}()
+	for _, open := range contestants {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
+		sessions = append(sessions, s)
+	}
+	runtime.GC()
+	elapsed := make([]time.Duration, len(sessions))
+	for turn := range turns {
+		for k := range sessions {
+			j := (first + turn + k) % len(sessions)
+			d, err := sessions[j].publish(tc)
+			if err != nil {
+				return nil, err
+			}
+			elapsed[j] += d
+		}
+	}
+	rates := make([]float64, len(sessions))
+	for j, d := range elapsed {
+		rates[j] = rate(tc.n*turns, d)
+	}
+	return rates, nil
 }
 
 // latency measures publish → own subscription, one message at a time.
