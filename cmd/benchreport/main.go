@@ -50,13 +50,13 @@ func (e errTargetsMissed) Error() string {
 
 // scale sets how much each measurement does.
 type scale struct {
-	rounds, syncN, asyncN, latencyN, growthN, drainN, slowDrainN, lossN, reconnectN, queueN int
-	backoffBase                                                                             time.Duration
+	rounds, syncN, asyncN, latencyN, growthN, growthReps, drainN, slowDrainN, lossN, reconnectN, queueN int
+	backoffBase                                                                                         time.Duration
 }
 
 var (
-	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
-	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, drainN: 20, slowDrainN: 3, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond}
+	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, growthReps: 7, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
+	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, growthReps: 1, drainN: 20, slowDrainN: 3, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond}
 )
 
 func run(args []string, stdout io.Writer) error {
@@ -117,7 +117,7 @@ func run(args []string, stdout io.Writer) error {
 		{"link-loss", func() ([]row, error) { return lossDetection(e, sc.lossN) }},
 		{"reconnect", func() ([]row, error) { return reconnectCost(e, sc.reconnectN) }},
 		{"offline-queue", func() ([]row, error) { return offlineQueue(e, sc.queueN) }},
-		{"cost-growth", func() ([]row, error) { return costGrowth(e, sc.growthN) }},
+		{"cost-growth", func() ([]row, error) { return costGrowth(e, sc.growthN, sc.growthReps) }},
 	}
 	selected := map[string]bool{}
 	for _, name := range strings.Split(*only, ",") {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -283,69 +284,145 @@ func waitTime(got <-chan time.Time, start time.Time) time.Duration {
 }
 
 // costGrowth measures round-trip throughput (publish QoS1 to a topic the
-// client subscribes to, until every message is back) as subscriptions and
-// concurrent publishers grow.
-func costGrowth(e endpoint, n int) ([]row, error) {
+// client subscribes to, until every message is back) as subscriptions grow,
+// and acknowledged throughput as concurrent publishers grow. One run of n
+// messages is short and noisy, so each configuration runs reps times,
+// interleaved with the others so that drift in the machine falls on all of
+// them alike; a row gives the median run and the range.
+func costGrowth(e endpoint, n, reps int) ([]row, error) {
 	t, err := e.open("growth", true)
 	if err != nil {
 		return nil, err
 	}
 	defer t.close()
-	ctx := context.Background()
-	var rows []row
-	for _, subs := range []int{1, 10, 100} {
-		c, err := t.connect(t.config(fmt.Sprint("subs", subs)))
-		if err != nil {
-			return nil, err
-		}
-		var wg sync.WaitGroup
-		topic := fmt.Sprintf("%s/growth/%d/echo", t.topics, subs)
-		for i := range subs - 1 {
-			if _, err := c.Subscribe(ctx, fmt.Sprintf("%s/growth/%d/other/%d/#", t.topics, subs, i), client.QoS1, func(client.Message) {}); err != nil {
-				return nil, err
+	section := fmt.Sprintf("Cost growth (QoS1; median of %d runs of %d messages, and their range)", reps, n)
+	subCounts := []int{1, 10, 100}
+	echoes := make([]*echo, len(subCounts))
+	defer func() {
+		for _, ec := range echoes {
+			if ec != nil {
+				disconnect(ec.c)
 			}
 		}
-		if _, err := c.Subscribe(ctx, topic, client.QoS1, func(client.Message) { wg.Done() }); err != nil {
+	}()
+	for i, subs := range subCounts {
+		if echoes[i], err = newEcho(t, subs); err != nil {
 			return nil, err
 		}
-		wg.Add(n)
-		start := time.Now()
-		for range n {
-			if _, err := c.PublishAsync(topic, []byte("x"), client.QoS1, nil); err != nil {
-				return nil, err
-			}
-		}
-		if !waitGroup(&wg, 60*time.Second) {
-			return nil, errors.New("cost growth: messages did not come back")
-		}
-		rows = append(rows, row{section: "Cost growth (QoS1 round trips through the broker)", name: fmt.Sprintf("%d subscription(s)", subs), value: si(rate(n, time.Since(start))) + " msg/s"})
-		disconnect(c)
 	}
-	c, err := t.connect(t.config("publishers"))
+	pub, err := t.connect(t.config("publishers"))
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
-	for _, pubs := range []int{1, 10, 100} {
-		per := n / pubs
-		var wg sync.WaitGroup
-		wg.Add(per * pubs)
-		start := time.Now()
-		for p := range pubs {
-			go func() {
-				for range per {
-					if _, err := c.PublishAsync(fmt.Sprintf("%s/pub/%d", t.topics, p), []byte("x"), client.QoS1, func(error) { wg.Done() }); err != nil {
-						wg.Done()
-					}
-				}
-			}()
+	defer disconnect(pub)
+	pubCounts := []int{1, 10, 100}
+	subRates := make([][]float64, len(subCounts))
+	pubRates := make([][]float64, len(pubCounts))
+	for range reps {
+		for i, ec := range echoes {
+			r, err := ec.run(n)
+			if err != nil {
+				return nil, err
+			}
+			subRates[i] = append(subRates[i], r)
 		}
-		if !waitGroup(&wg, 60*time.Second) {
-			return nil, errors.New("cost growth: publishes were not acknowledged")
+		for i, pubs := range pubCounts {
+			r, err := publishConcurrently(pub, t.topics, pubs, n)
+			if err != nil {
+				return nil, err
+			}
+			pubRates[i] = append(pubRates[i], r)
 		}
-		rows = append(rows, row{section: "Cost growth (QoS1 round trips through the broker)", name: fmt.Sprintf("%d concurrent publisher(s), acknowledged", pubs), value: si(rate(per*pubs, time.Since(start))) + " msg/s"})
+	}
+	var rows []row
+	for i, subs := range subCounts {
+		rows = append(rows, row{section: section, name: fmt.Sprintf("%d subscription(s), round trips", subs), value: medianRate(subRates[i])})
+	}
+	for i, pubs := range pubCounts {
+		rows = append(rows, row{section: section, name: fmt.Sprintf("%d concurrent publisher(s), acknowledged", pubs), value: medianRate(pubRates[i])})
 	}
 	return rows, nil
+}
+
+// echo is a connection holding subs subscriptions, one of which matches
+// the topic it publishes to.
+type echo struct {
+	c     *client.Client
+	topic string
+	wg    sync.WaitGroup
+}
+
+func newEcho(t *target, subs int) (*echo, error) {
+	c, err := t.connect(t.config(fmt.Sprint("subs", subs)))
+	if err != nil {
+		return nil, err
+	}
+	ec := &echo{c: c, topic: fmt.Sprintf("%s/growth/%d/echo", t.topics, subs)}
+	ctx := context.Background()
+	for i := range subs - 1 {
+		if _, err := c.Subscribe(ctx, fmt.Sprintf("%s/growth/%d/other/%d/#", t.topics, subs, i), client.QoS1, func(client.Message) {}); err != nil {
+			disconnect(c)
+			return nil, err
+		}
+	}
+	if _, err := c.Subscribe(ctx, ec.topic, client.QoS1, func(client.Message) { ec.wg.Done() }); err != nil {
+		disconnect(c)
+		return nil, err
+	}
+	return ec, nil
+}
+
+// run publishes n messages and returns the rate at which they came back.
+func (ec *echo) run(n int) (float64, error) {
+	ec.wg.Add(n)
+	start := time.Now()
+	for range n {
+		if _, err := ec.c.PublishAsync(ec.topic, []byte("x"), client.QoS1, nil); err != nil {
+			return 0, err
+		}
+	}
+	if !waitGroup(&ec.wg, 60*time.Second) {
+		return 0, errors.New("cost growth: messages did not come back")
+	}
+	return rate(n, time.Since(start)), nil
+}
+
+// publishConcurrently shares n QoS1 publishes among pubs goroutines and
+// returns the rate at which they were acknowledged.
+func publishConcurrently(c *client.Client, topics string, pubs, n int) (float64, error) {
+	per := n / pubs
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	done := func(err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		wg.Done()
+	}
+	wg.Add(per * pubs)
+	start := time.Now()
+	for p := range pubs {
+		go func() {
+			for range per {
+				if _, err := c.PublishAsync(fmt.Sprintf("%s/pub/%d", topics, p), []byte("x"), client.QoS1, done); err != nil {
+					done(err)
+				}
+			}
+		}()
+	}
+	if !waitGroup(&wg, 60*time.Second) {
+		return 0, errors.New("cost growth: publishes were not acknowledged")
+	}
+	elapsed := time.Since(start)
+	if f := failed.Load(); f > 0 {
+		return 0, fmt.Errorf("cost growth: %d of %d publishes failed", f, per*pubs)
+	}
+	return rate(per*pubs, elapsed), nil
+}
+
+// medianRate formats the median of rates with their range.
+func medianRate(rates []float64) string {
+	return fmt.Sprintf("%s msg/s (%s–%s)", si(median(rates)), si(slices.Min(rates)), si(slices.Max(rates)))
 }
 
 func waitGroup(wg *sync.WaitGroup, timeout time.Duration) bool {
