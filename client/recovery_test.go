@@ -233,6 +233,11 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 	require.NoError(t, err, "subscriptions renewed on each reconnect")
 	require.Equal(t, "cmd", subs[1].Filters[0].Filter)
 	waitStatus(t, c, client.StatusStable)
+	// Stable means the queue is empty, not that the broker has read the
+	// last PUBLISH: wait for it on the wire.
+	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark,
+		Where: func(e broker.Event) bool { return string(e.Payload) == "9" }})
+	require.NoError(t, err)
 
 	seen := map[string]bool{}
 	var firstSeen []string
