@@ -296,8 +296,8 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 	}
 	defer t.close()
 	section := fmt.Sprintf("Cost growth (QoS1; median of %d runs of %d messages, and their range)", reps, n)
-	subCounts := []int{1, 10, 100}
-	echoes := make([]*echo, len(subCounts))
+	steps := []int{1, 10, 100} // subscriptions, then concurrent publishers
+	echoes := make([]*echo, len(steps))
 	defer func() {
 		for _, ec := range echoes {
 			if ec != nil {
@@ -305,7 +305,7 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 			}
 		}
 	}()
-	for i, subs := range subCounts {
+	for i, subs := range steps {
 		if echoes[i], err = newEcho(t, subs); err != nil {
 			return nil, err
 		}
@@ -315,9 +315,8 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 		return nil, err
 	}
 	defer disconnect(pub)
-	pubCounts := []int{1, 10, 100}
-	subRates := make([][]float64, len(subCounts))
-	pubRates := make([][]float64, len(pubCounts))
+	subRates := make([][]float64, len(steps))
+	pubRates := make([][]float64, len(steps))
 	for range reps {
 		for i, ec := range echoes {
 			r, err := ec.run(n)
@@ -326,7 +325,7 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 			}
 			subRates[i] = append(subRates[i], r)
 		}
-		for i, pubs := range pubCounts {
+		for i, pubs := range steps {
 			r, err := publishConcurrently(pub, t.topics, pubs, n)
 			if err != nil {
 				return nil, err
@@ -335,10 +334,10 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 		}
 	}
 	var rows []row
-	for i, subs := range subCounts {
+	for i, subs := range steps {
 		rows = append(rows, row{section: section, name: fmt.Sprintf("%d subscription(s), round trips", subs), value: medianRate(subRates[i])})
 	}
-	for i, pubs := range pubCounts {
+	for i, pubs := range steps {
 		rows = append(rows, row{section: section, name: fmt.Sprintf("%d concurrent publisher(s), acknowledged", pubs), value: medianRate(pubRates[i])})
 	}
 	return rows, nil
@@ -375,9 +374,10 @@ func newEcho(t *target, subs int) (*echo, error) {
 // run publishes n messages and returns the rate at which they came back.
 func (ec *echo) run(n int) (float64, error) {
 	ec.wg.Add(n)
+	payload := []byte("x")
 	start := time.Now()
 	for range n {
-		if _, err := ec.c.PublishAsync(ec.topic, []byte("x"), client.QoS1, nil); err != nil {
+		if _, err := ec.c.PublishAsync(ec.topic, payload, client.QoS1, nil); err != nil {
 			return 0, err
 		}
 	}
@@ -399,12 +399,14 @@ func publishConcurrently(c *client.Client, topics string, pubs, n int) (float64,
 		}
 		wg.Done()
 	}
+	payload := []byte("x")
 	wg.Add(per * pubs)
 	start := time.Now()
 	for p := range pubs {
+		topic := fmt.Sprintf("%s/pub/%d", topics, p)
 		go func() {
 			for range per {
-				if _, err := c.PublishAsync(fmt.Sprintf("%s/pub/%d", topics, p), []byte("x"), client.QoS1, done); err != nil {
+				if _, err := c.PublishAsync(topic, payload, client.QoS1, done); err != nil {
 					done(err)
 				}
 			}
