@@ -343,12 +343,18 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 	return rows, nil
 }
 
+// echoWindow bounds the messages an echo has sent and not yet had back.
+// A broker may drop deliveries to a client that falls behind (mochi does
+// beyond 8192 pending), which would lose round trips rather than slow them.
+const echoWindow = 1000
+
 // echo is a connection holding subs subscriptions, one of which matches
 // the topic it publishes to.
 type echo struct {
-	c     *client.Client
-	topic string
-	wg    sync.WaitGroup
+	c      *client.Client
+	topic  string
+	window chan struct{} // a slot per message sent and not yet back
+	wg     sync.WaitGroup
 }
 
 func newEcho(t *target, subs int) (*echo, error) {
@@ -356,7 +362,7 @@ func newEcho(t *target, subs int) (*echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ec := &echo{c: c, topic: fmt.Sprintf("%s/growth/%d/echo", t.topics, subs)}
+	ec := &echo{c: c, topic: fmt.Sprintf("%s/growth/%d/echo", t.topics, subs), window: make(chan struct{}, echoWindow)}
 	ctx := context.Background()
 	for i := range subs - 1 {
 		if _, err := c.Subscribe(ctx, fmt.Sprintf("%s/growth/%d/other/%d/#", t.topics, subs, i), client.QoS1, func(client.Message) {}); err != nil {
@@ -364,25 +370,39 @@ func newEcho(t *target, subs int) (*echo, error) {
 			return nil, err
 		}
 	}
-	if _, err := c.Subscribe(ctx, ec.topic, client.QoS1, func(client.Message) { ec.wg.Done() }); err != nil {
+	back := func(client.Message) {
+		<-ec.window
+		ec.wg.Done()
+	}
+	if _, err := c.Subscribe(ctx, ec.topic, client.QoS1, back); err != nil {
 		disconnect(c)
 		return nil, err
 	}
 	return ec, nil
 }
 
-// run publishes n messages and returns the rate at which they came back.
+// run publishes n messages, at most echoWindow of them awaiting their
+// return, and returns the rate at which they came back.
 func (ec *echo) run(n int) (float64, error) {
+	const timeout = 60 * time.Second
+	lost := fmt.Errorf("cost growth: messages did not come back within %v", timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	ec.wg.Add(n)
 	payload := []byte("x")
 	start := time.Now()
 	for range n {
+		select {
+		case ec.window <- struct{}{}:
+		case <-deadline.C:
+			return 0, lost
+		}
 		if _, err := ec.c.PublishAsync(ec.topic, payload, client.QoS1, nil); err != nil {
 			return 0, err
 		}
 	}
-	if !waitGroup(&ec.wg, 60*time.Second) {
-		return 0, errors.New("cost growth: messages did not come back")
+	if !waitGroup(&ec.wg, time.Until(start.Add(timeout))) {
+		return 0, lost
 	}
 	return rate(n, time.Since(start)), nil
 }
