@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -75,7 +76,8 @@ func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.Publish("p", []byte("boom"), 1, false))
 	require.NoError(t, b.Publish("p", []byte("fine"), 1, false))
-	require.Equal(t, "fine", <-got, "the panicking message's OnMessage is skipped; the next one is delivered")
+	require.Equal(t, "boom", <-got, "OnMessage still sees the message whose callback panicked")
+	require.Equal(t, "fine", <-got, "and the next one")
 	require.Contains(t, logs.String(), "callback panicked")
 	require.Contains(t, logs.String(), "callback exploded")
 	out, err := c.Publish(ctx, "p2", nil, client.QoS1)
@@ -200,4 +202,30 @@ func TestSharedSubscriptionDelivers(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the shared subscription's callback was not called")
 	}
+}
+
+// A panicking subscription callback does not hide the message from the
+// other matching callbacks or from OnMessage.
+func TestAPanickingCallbackDoesNotHideTheMessageFromOthers(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	got := make(chan string, 4)
+	cfg := deviceConfig(b, "isolated")
+	cfg.OnMessage = func(m client.Message) { got <- "onMessage" }
+	c := connectedClient(t, cfg)
+	_, err := c.Subscribe(ctx, "iso/#", client.QoS1, func(client.Message) { panic("first callback exploded") })
+	require.NoError(t, err)
+	_, err = c.Subscribe(ctx, "iso/x", client.QoS1, func(client.Message) { got <- "second" })
+	require.NoError(t, err)
+	require.NoError(t, b.Publish("iso/x", []byte("m"), 1, false))
+	var order []string
+	for range 2 {
+		select {
+		case who := <-got:
+			order = append(order, who)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("after the panic only %v saw the message", order)
+		}
+	}
+	require.Equal(t, []string{"second", "onMessage"}, order)
 }

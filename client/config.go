@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -55,8 +56,13 @@ const (
 	DefaultMaxPayloadSize = 128 * 1024
 )
 
-// maxMQTTPayload is the largest payload an MQTT 3.1.1 packet can carry.
-const maxMQTTPayload = 268435455 - 2 - 65535
+// maxMQTTPayload is the largest payload an MQTT 3.1.1 PUBLISH can carry
+// whatever its topic: the largest remaining length, less the longest topic
+// (a 2-byte length and 65,535 bytes) and the packet id.
+const maxMQTTPayload = maxRemainingLength - 2 - maxTopicLength - 2
+
+// maxRemainingLength is the largest remaining length MQTT can encode.
+const maxRemainingLength = 268435455
 
 // DialFunc opens the TCP connection to addr ("host:port"). TLS is layered on
 // top of it, still verifying the configured host name. It is the counterpart
@@ -132,6 +138,13 @@ type Config struct {
 	// DrainingFrequency is how many queued requests per second go out after
 	// a reconnect (ConfigureDrainingFrequency; default 2 Hz).
 	DrainingFrequency float64
+	// RejectAfterCloses: a request the broker answers by closing the
+	// connection this many times is rejected with ErrRejectedByBroker and
+	// removed, so the requests behind it can go out. The broker is blamed
+	// on the oldest request sent (within OperationTimeout) and still
+	// unanswered when it closes a connection. 0 means the default, 3;
+	// negative: never reject.
+	RejectAfterCloses int
 
 	// ConnectDisconnectTimeout bounds Connect (dial, TLS handshake and
 	// CONNACK together) and Disconnect (ConfigureConnectDisconnectTimeout;
@@ -320,8 +333,10 @@ func (c *Config) validate() error {
 		return bad("DropBehavior", "ConfigureOfflinePublishQueueing", "must be DropOldest or DropNewest")
 	case !(c.DrainingFrequency > 0) || math.IsInf(c.DrainingFrequency, 0):
 		return bad("DrainingFrequency", "ConfigureDrainingFrequency", "must be a positive number of Hz")
+	case float64(time.Second)/c.DrainingFrequency >= math.MaxInt64:
+		return bad("DrainingFrequency", "ConfigureDrainingFrequency", "is too low: one request every "+strconv.FormatFloat(1/c.DrainingFrequency, 'g', 3, 64)+" s is longer than the longest wait Go can time (about 292 years)")
 	case time.Duration(float64(time.Second)/c.DrainingFrequency) <= 0:
-		return bad("DrainingFrequency", "ConfigureDrainingFrequency", "is too high")
+		return bad("DrainingFrequency", "ConfigureDrainingFrequency", "is too high: more than one request per nanosecond")
 	case c.ConnectDisconnectTimeout <= 0:
 		return bad("ConnectDisconnectTimeout", "ConfigureConnectDisconnectTimeout", "must be positive")
 	case c.OperationTimeout <= 0:

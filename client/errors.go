@@ -6,38 +6,6 @@ import (
 	"fmt"
 )
 
-// Outcome says what became of an accepted request.
-type Outcome int
-
-const (
-	// Sent: a synchronous call's request was acknowledged (QoS1 PUBACK,
-	// SUBACK, UNSUBACK) or, for QoS0, written to the connection; an
-	// asynchronous call's request was handed to the live connection and its
-	// ack callback will report the acknowledgement.
-	Sent Outcome = iota + 1
-	// Queued: the client is offline (or still recovering), so the request
-	// waits in the offline queue and goes out, in order, after reconnecting.
-	Queued
-	// QueuedDroppedOldest: as Queued, but the queue was full, so its oldest
-	// request was dropped to make room (DropOldest). The dropped request's
-	// ack callback receives ErrDropped.
-	QueuedDroppedOldest
-)
-
-// String names the outcome.
-func (o Outcome) String() string {
-	switch o {
-	case Sent:
-		return "sent"
-	case Queued:
-		return "queued"
-	case QueuedDroppedOldest:
-		return "queued (dropped oldest)"
-	default:
-		return fmt.Sprintf("Outcome(%d)", int(o))
-	}
-}
-
 var (
 	// ErrNotConnected: Connect has not been called, or Disconnect was. The
 	// request was not accepted.
@@ -45,6 +13,10 @@ var (
 	// ErrAlreadyConnected: Connect or ConnectAsync was called while the
 	// client was already connected or connecting.
 	ErrAlreadyConnected = errors.New("client: already connected or connecting")
+	// ErrDisconnecting: Connect or ConnectAsync was called while the client
+	// was still stopping (StatusStopping); wait for Disconnect to return,
+	// or for DisconnectAsync's callback.
+	ErrDisconnecting = errors.New("client: still disconnecting")
 	// ErrQueueFull: offline, and the bounded offline queue is full
 	// (DropNewest). The request was not accepted.
 	ErrQueueFull = errors.New("client: offline queue full")
@@ -54,6 +26,16 @@ var (
 	// ErrDropped is given to the ack callback of a queued request that
 	// DropOldest removed to make room for a newer one.
 	ErrDropped = errors.New("client: dropped from the offline queue to make room (DropOldest)")
+	// ErrRejectedByBroker: the broker closed the connection each time the
+	// request was sent (Config.RejectAfterCloses times in a row), as AWS IoT
+	// Core does for a publish or subscription its policy denies or a
+	// protocol violation; the request was removed so the ones behind it can
+	// go out.
+	ErrRejectedByBroker = errors.New("client: the broker closed the connection each time this request was sent; removed")
+	// ErrTLSRefused: the broker refused the TLS handshake with an alert
+	// (a bad, expired or unknown client certificate, or none). The error
+	// wraps the alert, a *net.OpError whose Op is "remote error".
+	ErrTLSRefused = errors.New("client: TLS refused by the broker")
 	// ErrInvalidConfig is wrapped by every *ConfigError.
 	ErrInvalidConfig = errors.New("client: invalid configuration")
 	// ErrInvalidTopic: an empty, malformed or (for publish) wildcard topic.
@@ -69,7 +51,8 @@ var (
 	ErrConnectionRefused = errors.New("client: connection refused")
 	// ErrTimeout: a blocking call's deadline (the AWS timeout, or the
 	// context's) expired. errors.Is(err, context.DeadlineExceeded) also
-	// holds. A request that timed out stays pending and may still be sent.
+	// holds. A request that timed out is Pending: it stays in flight or
+	// queued and will still be sent.
 	ErrTimeout error = timeoutError{}
 )
 

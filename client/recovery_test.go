@@ -363,13 +363,13 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 
 	out, err := c.SubscribeAsync("s", client.QoS1, ack("sub"), nil)
 	require.NoError(t, err)
-	require.Equal(t, client.Sent, out)
+	require.Equal(t, client.InFlight, out)
 	out, err = c.PublishAsync("s", []byte("x"), client.QoS1, ack("pub"))
 	require.NoError(t, err)
-	require.Equal(t, client.Sent, out)
+	require.Equal(t, client.InFlight, out)
 	out, err = c.UnsubscribeAsync("s", ack("unsub"))
 	require.NoError(t, err)
-	require.Equal(t, client.Sent, out)
+	require.Equal(t, client.InFlight, out)
 	require.Equal(t, []string{"sub:<nil>", "pub:<nil>", "unsub:<nil>"}, []string{<-acks, <-acks, <-acks})
 
 	goOffline(t, b, c)

@@ -5,22 +5,23 @@ import (
 	"time"
 )
 
-// Synchronous calls each wait with a timeout; their timers are recycled,
-// so a busy caller allocates none. (Since Go 1.23 a stopped timer's channel
-// never delivers a stale value after Reset.)
-var timers sync.Pool
+// timerPool recycles the timers synchronous calls wait with, so a busy
+// caller allocates none. Each client has its own (a timer made inside a
+// testing/synctest bubble must not be used outside it). Since Go 1.23 a
+// stopped timer's channel never delivers a stale value after Reset.
+type timerPool struct{ p sync.Pool }
 
-// startTimer returns a timer that fires after d.
-func startTimer(d time.Duration) *time.Timer {
-	if t, ok := timers.Get().(*time.Timer); ok {
+// start returns a timer that fires after d.
+func (tp *timerPool) start(d time.Duration) *time.Timer {
+	if t, ok := tp.p.Get().(*time.Timer); ok {
 		t.Reset(d)
 		return t
 	}
 	return time.NewTimer(d)
 }
 
-// recycleTimer stops t and keeps it for reuse. Nobody may use it afterwards.
-func recycleTimer(t *time.Timer) {
+// recycle stops t and keeps it for reuse. Nobody may use it afterwards.
+func (tp *timerPool) recycle(t *time.Timer) {
 	t.Stop()
-	timers.Put(t)
+	tp.p.Put(t)
 }

@@ -124,3 +124,15 @@ func topicMatches(filter, topic string) bool {
 		filter, topic = fRest, tRest
 	}
 }
+
+// The largest accepted payload fits an MQTT packet with the longest topic
+// and a packet id.
+func TestLargestPayloadFitsAnyTopic(t *testing.T) {
+	require.Equal(t, maxRemainingLength, 2+maxTopicLength+2+maxMQTTPayload)
+	cfg := DefaultConfig("x")
+	cfg.ConfigureEndpoint("localhost", 8883)
+	cfg.MaxPayloadSize = maxMQTTPayload
+	require.NoError(t, cfg.validate())
+	cfg.ConfigureDrainingFrequency(1e-9) // one request every 31.7 years still fits
+	require.NoError(t, cfg.validate())
+}

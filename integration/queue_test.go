@@ -172,11 +172,16 @@ func TestCutMidDrain(t *testing.T) {
 	require.NoError(t, err)
 	e.proxy.CutLinks(broker.RST) // mid-drain; the client reconnects on its own
 	waitStatus(t, c, client.StatusStable)
+	// Stable means the queue is empty, not that everything has arrived: a
+	// last marker, sent after the drained requests, says when it has.
+	_, err = c.Publish(ctx, topic, []byte("end"), client.QoS1)
+	require.NoError(t, err)
+	require.NoError(t, waitFor(ctx, seen, "end"))
 
 	unique := map[string]bool{}
 	var order []string
 	for _, a := range seen.all() {
-		if !unique[a.payload] {
+		if !unique[a.payload] && a.payload != "end" {
 			unique[a.payload] = true
 			order = append(order, a.payload)
 		}

@@ -40,7 +40,7 @@ func TestQueuePolicies(t *testing.T) {
 			wantDropped: []string{"0", "1", "2", "3", "4", "5", "6"},
 		},
 		{
-			name: "size 0 rejects all", limit: QueueDisabled, n: 10, drop: DropNewest,
+			name: "disabled rejects all", limit: -1, n: 10, drop: DropNewest,
 			wantErrs: map[error]int{ErrQueueDisabled: 10},
 		},
 		{
@@ -61,7 +61,7 @@ func TestQueuePolicies(t *testing.T) {
 				}
 				outcomes[out]++
 				if d != nil {
-					require.Equal(t, stateDropped, d.state)
+					require.Equal(t, stateFinished, d.state)
 					dropped = append(dropped, d.topic)
 				}
 			}
@@ -80,8 +80,8 @@ func TestQueuePolicies(t *testing.T) {
 	}
 }
 
-func TestQueueInfiniteKeepsEverything(t *testing.T) {
-	o := &outbox{limit: QueueInfinite, drop: DropNewest}
+func TestQueueWithoutBoundKeepsEverything(t *testing.T) {
+	o := &outbox{}
 	for i := range 10000 {
 		out, _, err := o.enqueue(req(i))
 		require.NoError(t, err)
@@ -91,39 +91,38 @@ func TestQueueInfiniteKeepsEverything(t *testing.T) {
 }
 
 // Requests in flight go back to the queue in their place, so the drain
-// sends everything in acceptance order.
+// sends everything in acceptance order; the queue's front is tracked.
 func TestRequeueKeepsOrder(t *testing.T) {
-	o := &outbox{limit: QueueInfinite}
+	o := &outbox{}
+	l := &link{}
 	a, b, c, d := req(0), req(1), req(2), req(3)
-	o.sendDirect(a, 1)
-	o.sendDirect(b, 1)
-	o.sendDirect(c, 1)
-	require.True(t, o.finish(b, 1))
+	o.pushInflight(a, l)
+	o.pushInflight(b, l)
+	o.pushInflight(c, l)
+	o.remove(b)
 	_, _, err := o.enqueue(d)
 	require.NoError(t, err)
-	require.Equal(t, 2, o.inflight)
-
-	require.Equal(t, 2, o.requeueGen(1))
+	require.Same(t, d, o.firstQueued())
+	require.Equal(t, []*request{a, c}, o.requeueFrom(l))
 	require.Equal(t, []string{"0", "2", "3"}, queuedTopics(o))
-	require.Equal(t, 0, o.inflight)
+	require.Zero(t, o.inflight)
+	require.Same(t, a, o.firstQueued())
 
-	// The drain takes the head first; a late ack for the old connection is
-	// ignored.
-	first := o.firstQueued()
-	require.Same(t, a, first)
-	o.markInflight(first, 2)
-	require.False(t, o.finish(a, 1), "an acknowledgement from a dead connection does not count")
-	require.False(t, o.requeue(a, 1))
-	require.True(t, o.finish(a, 2))
+	// The drain takes the front, one at a time.
+	o.markInflight(a, l)
 	require.Same(t, c, o.firstQueued())
-	require.Equal(t, 2, o.queued)
+	o.remove(c) // e.g. rejected
+	require.Same(t, d, o.firstQueued())
+	o.markInflight(d, l)
+	require.Nil(t, o.firstQueued())
+	require.Equal(t, 2, o.inflight)
 }
 
 // A full bounded queue with DropOldest never drops what is in flight.
 func TestDropOldestSkipsInflight(t *testing.T) {
 	o := &outbox{limit: 1, drop: DropOldest}
 	a := req(0)
-	o.sendDirect(a, 1)
+	o.pushInflight(a, &link{})
 	_, _, err := o.enqueue(req(1))
 	require.NoError(t, err)
 	out, dropped, err := o.enqueue(req(2))
@@ -135,28 +134,19 @@ func TestDropOldestSkipsInflight(t *testing.T) {
 }
 
 func TestDoneUpToFollowsAcceptanceOrder(t *testing.T) {
-	o := &outbox{limit: QueueInfinite}
+	o := &outbox{}
+	l := &link{}
 	a, b, c := req(0), req(1), req(2)
-	o.sendDirect(a, 1)
+	o.pushInflight(a, l)
 	_, _, err := o.enqueue(b)
 	require.NoError(t, err)
 	require.False(t, o.doneUpTo(a.seq))
-	require.True(t, o.finish(a, 1))
+	o.remove(a)
 	require.True(t, o.doneUpTo(a.seq), "a later request does not hold back an earlier prefix")
 	require.False(t, o.doneUpTo(b.seq))
-	o.sendDirect(c, 1)
-	o.markInflight(b, 1)
-	require.True(t, o.finish(b, 1))
+	o.pushInflight(c, l)
+	o.markInflight(b, l)
+	o.remove(b)
 	require.True(t, o.doneUpTo(b.seq))
 	require.False(t, o.doneUpTo(c.seq))
-}
-
-func TestOutcomeOfADroppedRequest(t *testing.T) {
-	c := &Client{}
-	out, err := c.outcomeOf(&request{state: stateDropped})
-	require.Zero(t, out)
-	require.ErrorIs(t, err, ErrDropped)
-	out, err = c.outcomeOf(&request{state: stateQueued})
-	require.Equal(t, Queued, out)
-	require.NoError(t, err)
 }
