@@ -132,44 +132,50 @@ type Broker struct {
 }
 
 // Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
-// is given). Close it when done.
-func Start(opts ...Option) (b *Broker, err error) {
+// is given). Close it when done. If setup fails, everything opened so far
+// is closed again and the error says which step failed.
+func Start(opts ...Option) (*Broker, error) {
 	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b = &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
-	defer func() {
-		if err != nil {
-			b.Close()
-		}
-	}()
-	if err := b.makeCredentials(); err != nil {
+	b := &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
+	if err := b.start(); err != nil {
+		b.Close()
 		return nil, err
+	}
+	return b, nil
+}
+
+// start makes the credentials, the proxies and the first mochi server.
+func (b *Broker) start() error {
+	if err := b.makeCredentials(); err != nil {
+		return err
 	}
 	// The proxies start pointing nowhere; startServer gives them their
 	// upstream before anything can connect to them meaningfully.
+	var err error
 	if b.mtls, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerMTLS)); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.plainTCP {
+	if b.cfg.plainTCP {
 		if b.tcp, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerTCP)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if cfg.webSocket != nil {
+	if b.cfg.webSocket != nil {
 		if b.wss, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerWSS)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	srv, err := b.startServer()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b.mu.Lock()
 	b.srv = srv
 	b.mu.Unlock()
-	return b, nil
+	return nil
 }
 
 func (b *Broker) makeCredentials() error {
@@ -209,8 +215,16 @@ func (b *Broker) makeCredentials() error {
 }
 
 // startServer starts a mochi server on fresh internal ports and points the
-// proxies at it.
-func (b *Broker) startServer() (*mqtt.Server, error) {
+// proxies at it. If it fails, it closes every listener it opened.
+func (b *Broker) startServer() (_ *mqtt.Server, err error) {
+	var opened []func() error // closes what this call opened
+	defer func() {
+		if err != nil {
+			for _, closeFn := range opened {
+				closeFn()
+			}
+		}
+	}()
 	caps := mqtt.NewDefaultServerCapabilities()
 	if b.cfg.capabilities != nil {
 		b.cfg.capabilities(caps)
@@ -227,29 +241,27 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
+	opened = append(opened, tl.Close)
 	tl.customAuth = b.cfg.authorize != nil
 	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, tl)); err != nil {
-		tl.Close()
 		return nil, fmt.Errorf("broker: add listener: %w", err)
 	}
 	var plain net.Listener
 	if b.tcp != nil {
 		if plain, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			tl.Close()
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
+		opened = append(opened, plain.Close)
 		if err := srv.AddListener(listeners.NewNet(ListenerTCP, plain)); err != nil {
-			tl.Close()
-			plain.Close()
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
 	}
 	var ws *wsListener
 	if b.wss != nil {
 		if ws, err = newWSListener(b, b.serverCert); err != nil {
-			tl.Close()
 			return nil, err
 		}
+		opened = append(opened, ws.ln.Close)
 		if err := srv.AddListener(ws); err != nil {
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
