@@ -176,13 +176,18 @@ func (p *Proxy) cutWhere(match func(*link) bool, mode CutMode) int {
 // Existing links are untouched.
 func (p *Proxy) Refuse() {
 	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
-	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
+	defer p.mu.Unlock()
+	p.closeListenerLocked()
 	p.record(Event{Kind: KindFault, Detail: "refuse new connections"})
+}
+
+// closeListenerLocked closes the listening socket, if any. p.mu must be
+// held, so that an Accept cannot try to bind the port before it is free.
+func (p *Proxy) closeListenerLocked() {
+	if p.ln != nil {
+		p.ln.Close() // returns once the socket is closed
+		p.ln = nil
+	}
 }
 
 // Accept listens again on the same address after Refuse.
@@ -252,12 +257,8 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
-	ln := p.ln
-	p.ln = nil
+	p.closeListenerLocked()
 	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
 	p.cutWhere(func(*link) bool { return true }, FIN)
 	p.wg.Wait()
 	return nil
