@@ -52,6 +52,7 @@ type config struct {
 	thingName    string
 	capabilities func(*mqtt.Capabilities)
 	skipMessages bool
+	eventLimit   int
 }
 
 // Option configures a Broker.
@@ -88,6 +89,10 @@ func WithCustomAuthorizer(authorize func(username, password string) bool) Option
 // more than the broker itself. Connection life is still recorded.
 func WithoutMessageRecording() Option { return func(c *config) { c.skipMessages = true } }
 
+// WithEventLimit makes the recorder (Broker.Events) keep the latest limit
+// events instead of DefaultEventLimit; 0 keeps every event.
+func WithEventLimit(limit int) Option { return func(c *config) { c.eventLimit = limit } }
+
 // WithLogger sends mochi's log to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -108,7 +113,8 @@ func WithCapabilities(fn func(*mqtt.Capabilities)) Option {
 // blackholed; protocol faults come from mochi hooks; Events records what the
 // broker saw.
 type Broker struct {
-	// Events records everything the broker saw, in order, with times.
+	// Events records everything the broker saw, in order, with times; it
+	// keeps the latest DefaultEventLimit events (see WithEventLimit).
 	Events *Recorder
 	// CA issued the server certificate and is the only CA whose client
 	// certificates are accepted.
@@ -135,11 +141,11 @@ type Broker struct {
 // is given). Close it when done. If setup fails, everything opened so far
 // is closed again and the error says which step failed.
 func Start(opts ...Option) (*Broker, error) {
-	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), eventLimit: DefaultEventLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
+	b := &Broker{Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
 	if err := b.start(); err != nil {
 		b.Close()
 		return nil, err
