@@ -363,10 +363,10 @@ func (b *Broker) WSSProxy() *Proxy { return b.wss }
 // SetWebSocketCredentials replaces the credentials (access key id → secret
 // access key) whose signatures the WebSocket listener accepts.
 func (b *Broker) SetWebSocketCredentials(credentials map[string]string) {
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
 	b.mu.Lock()
 	b.wsSecrets = maps.Clone(credentials)
 	b.mu.Unlock()
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
 }
 
 func (b *Broker) webSocketSecrets() map[string]string {
@@ -422,14 +422,15 @@ func (b *Broker) CutClient(clientID string, mode CutMode) error {
 	if !ok || cl.Closed() {
 		return fmt.Errorf("broker: cut client %q: not connected", clientID)
 	}
-	n := 0
+	var links []*link
 	for _, p := range b.proxies() {
-		n += p.cutByUpstreamLocal(cl.Net.Remote, mode)
+		links = append(links, p.linksByUpstreamLocal(cl.Net.Remote)...)
 	}
-	if n == 0 {
+	if len(links) == 0 {
 		return fmt.Errorf("broker: cut client %q: no link from %s", clientID, cl.Net.Remote)
 	}
 	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "cut client link with " + mode.String()})
+	closeLinks(links, mode)
 	return nil
 }
 
@@ -497,36 +498,36 @@ func (b *Broker) RejectConnect(rc byte) error {
 	if _, ok := v3Refusals[rc]; !ok {
 		return fmt.Errorf("broker: reject connect: return code %d is not an MQTT 3.1.1 refusal (1-5)", rc)
 	}
-	b.faults.connackCode.Store(uint32(rc))
 	b.Events.add(Event{Kind: KindFault, Detail: "reject CONNECT with rc " + describeRefusal(rc)})
+	b.faults.connackCode.Store(uint32(rc))
 	return nil
 }
 
 // AllowConnect ends RejectConnect.
 func (b *Broker) AllowConnect() {
-	b.faults.connackCode.Store(0)
 	b.Events.add(Event{Kind: KindFault, Detail: "allow CONNECT"})
+	b.faults.connackCode.Store(0)
 }
 
 // WithholdPuback makes the broker drop client PUBLISH packets without
 // PUBACK and without delivery (on true), or behave normally (on false).
 func (b *Broker) WithholdPuback(on bool) {
-	b.faults.withholdPuback.Store(on)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("withhold PUBACK: %v", on)})
+	b.faults.withholdPuback.Store(on)
 }
 
 // AckWithoutDelivery makes the broker acknowledge client PUBLISH packets but
 // deliver them to nobody (on true), or behave normally (on false).
 func (b *Broker) AckWithoutDelivery(on bool) {
-	b.faults.ackNoDelivery.Store(on)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("PUBACK without delivery: %v", on)})
+	b.faults.ackNoDelivery.Store(on)
 }
 
 // RefuseSubscription makes the broker refuse SUBSCRIBE requests for filter
 // (SUBACK 0x80) while refuse is true.
 func (b *Broker) RefuseSubscription(filter string, refuse bool) {
-	b.faults.refuseSubscription(filter, refuse)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("refuse subscription to %q: %v", filter, refuse)})
+	b.faults.refuseSubscription(filter, refuse)
 }
 
 // Restart replaces the mochi server with a fresh one, as a broker restart
@@ -538,6 +539,7 @@ func (b *Broker) Restart() error {
 	if b.closed {
 		return errors.New("broker: restart: closed")
 	}
+	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
 	old := b.srv
 	srv, err := b.startServer() // proxies now send new links to srv
 	if err != nil {
@@ -549,9 +551,8 @@ func (b *Broker) Restart() error {
 			return err
 		}
 	}
-	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
 	for _, p := range b.proxies() {
-		p.cutWhere(func(*link) bool { return true }, FIN)
+		closeLinks(p.linksWhere(func(*link) bool { return true }), FIN)
 	}
 	return stopServer(old)
 }

@@ -147,7 +147,7 @@ type recordHook struct {
 func (h *recordHook) ID() string { return "iotmqtt-recorder" }
 
 func (h *recordHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketSent, mqtt.OnDisconnect}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnDisconnect}, []byte{b})
 }
 
 func (h *recordHook) base(cl *mqtt.Client, k Kind) Event {
@@ -212,10 +212,20 @@ func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Ev
 	return e
 }
 
-func (h *recordHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
-	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
-		return
+// OnPacketEncode records a packet the broker is about to send, before its
+// bytes leave (mochi runs it in WritePacket before encoding and writing), so
+// a client that has acted on the packet always finds it recorded, and its
+// answer comes later in the recorder. A packet whose write then fails stays
+// recorded: the link's DISCONNECT follows, and for a delivery that is
+// thereby lost, a DROPPED event.
+func (h *recordHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if !cl.Net.Inline && !(h.skipMessages && isMessage(pk.FixedHeader.Type)) {
+		h.recordSent(cl, pk)
 	}
+	return pk
+}
+
+func (h *recordHook) recordSent(cl *mqtt.Client, pk packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Connack:
 		e := h.base(cl, KindConnack)
