@@ -434,19 +434,34 @@ func (b *Broker) CutClient(clientID string, mode CutMode) error {
 	return nil
 }
 
-// DisconnectClient ends one client's session from the broker side: an MQTT
-// DISCONNECT, then the socket is closed.
+// CauseClosedByBroker is the Cause of the DISCONNECT event of a session
+// that DisconnectClient ended.
+const CauseClosedByBroker = "broker closed the session"
+
+// errClosedByBroker is the stop cause DisconnectClient gives mochi.
+var errClosedByBroker = errors.New(CauseClosedByBroker)
+
+// DisconnectClient ends one client's session from the broker side. An MQTT
+// 3.1.1 client's connection is closed without a packet (3.1.1 defines no
+// server DISCONNECT; AWS IoT just closes); an MQTT 5 client first gets a
+// DISCONNECT with reason 0x8B (server shutting down).
 func (b *Broker) DisconnectClient(clientID string) error {
-	srv := b.Mochi()
-	cl, ok := srv.Clients.Get(clientID)
+	cl, ok := b.Mochi().Clients.Get(clientID)
 	if !ok || cl.Closed() {
 		return fmt.Errorf("broker: disconnect client %q: not connected", clientID)
 	}
 	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "disconnect client"})
-	// mochi returns the reason code itself as the error.
-	if err := srv.DisconnectClient(cl, packets.ErrServerShuttingDown); err != nil && !errors.Is(err, packets.ErrServerShuttingDown) {
-		return fmt.Errorf("broker: disconnect client %q: %w", clientID, err)
+	if cl.Properties.ProtocolVersion == 5 {
+		code := packets.ErrServerShuttingDown
+		// Best effort, as in mochi's own DisconnectClient: the link is
+		// closed next either way.
+		_ = cl.WritePacket(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  code.Code,
+			Properties:  packets.Properties{ReasonString: code.Reason},
+		})
 	}
+	cl.Stop(errClosedByBroker)
 	return nil
 }
 

@@ -255,15 +255,15 @@ func (h *recordHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		return
 	}
 	e := h.base(cl, KindDisconnect)
-	if err == nil {
-		// The read loop can end without an error when the broker itself
-		// stopped the client; its stop cause says why. A client's own
-		// DISCONNECT is the clean case, with no cause.
-		if cause := cl.StopCause(); cause != nil && !errors.Is(cause, packets.CodeDisconnect) {
-			err = cause
-		}
+	// The stop cause is what ended the session first: the broker's own
+	// reason when it stopped the client (the read loop then fails with
+	// "use of closed network connection", or ends without an error), or
+	// the read error mochi stopped it with. A client's own DISCONNECT is
+	// the clean case, with no cause.
+	if cause := cl.StopCause(); cause != nil {
+		err = cause
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, packets.CodeDisconnect) {
 		e.Cause = err.Error()
 	}
 	h.rec.add(e)
