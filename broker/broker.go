@@ -236,6 +236,9 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 		b.cfg.capabilities(caps)
 	}
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.cfg.logger, Capabilities: caps})
+	if err := srv.AddHook(&keepaliveHook{}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
 	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
@@ -249,7 +252,7 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
 	opened = append(opened, tl.Close)
 	tl.customAuth = b.cfg.authorize != nil
-	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, tl)); err != nil {
+	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, keepaliveListener{tl})); err != nil {
 		return nil, fmt.Errorf("broker: add listener: %w", err)
 	}
 	var plain net.Listener
@@ -258,7 +261,7 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
 		opened = append(opened, plain.Close)
-		if err := srv.AddListener(listeners.NewNet(ListenerTCP, plain)); err != nil {
+		if err := srv.AddListener(listeners.NewNet(ListenerTCP, keepaliveListener{plain})); err != nil {
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
 	}

@@ -67,11 +67,12 @@ type controlHook struct {
 	authorize func(username, password string) bool
 }
 
-// tlsConn returns the TLS connection under a client's connection: directly
-// on the mutual-TLS listener, under the WebSocket on the wss listener.
+// tlsConn returns the TLS connection under a client's connection: under the
+// keepalive correction on the mutual-TLS listener, and further under the
+// WebSocket and the handshake rewriter on the wss listener.
 func tlsConn(cl *mqtt.Client) (*tls.Conn, bool) {
 	c := cl.Net.Conn
-	for range 3 { // WebSocket → handshake rewriter → TLS
+	for {
 		u, ok := c.(interface{ Underlying() net.Conn })
 		if !ok {
 			break

@@ -122,7 +122,7 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	l.sessions.Add(1)
 	l.mu.Unlock()
 	defer l.sessions.Done()
-	_ = establish(ListenerWSS, wsconn.New(ws))
+	_ = establish(ListenerWSS, &keepaliveConn{Conn: wsconn.New(ws)})
 }
 
 func validKey(k string) bool {
