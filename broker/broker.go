@@ -135,6 +135,7 @@ type Broker struct {
 	closed    bool
 	wsSecrets map[string]string
 	nextSub   atomic.Int64
+	pub       *publisher
 }
 
 // Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
@@ -145,7 +146,10 @@ func Start(opts ...Option) (*Broker, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &Broker{Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
+	b := &Broker{
+		Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, inboxes: make(map[*Inbox]struct{}),
+		wsSecrets: cfg.webSocket, pub: newPublisher(),
+	}
 	if err := b.start(); err != nil {
 		b.Close()
 		return nil, err
@@ -235,11 +239,14 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	if b.cfg.capabilities != nil {
 		b.cfg.capabilities(caps)
 	}
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.cfg.logger, Capabilities: caps})
+	d := &drops{rec: b.Events, skipPayload: b.cfg.skipMessages, pub: b.pub}
+	logger := slog.New(&dropLog{next: b.cfg.logger.Handler(), d: d})
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: logger, Capabilities: caps})
+	d.srv = srv
 	if err := srv.AddHook(&keepaliveHook{}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
+	if err := srv.AddHook(&recordHook{rec: b.Events, drops: d, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
@@ -575,14 +582,6 @@ func (b *Broker) Restart() error {
 	return stopServer(old)
 }
 
-// Publish publishes a message from the broker itself (mochi's inline client).
-func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {
-	if err := b.Mochi().Publish(topic, payload, retain, qos); err != nil {
-		return fmt.Errorf("broker: publish to %q: %w", topic, err)
-	}
-	return nil
-}
-
 // Close stops the broker: it closes the proxies and their links, stops mochi
 // and waits for every goroutine, then deletes the credential files. It is
 // safe to call more than once.
@@ -603,6 +602,7 @@ func (b *Broker) Close() error {
 			p.Close()
 		}
 	}
+	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {
 		err = stopServer(srv)

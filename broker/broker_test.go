@@ -403,7 +403,7 @@ func TestInlinePublishReachesClient(t *testing.T) {
 	pc := connected(t, b, "listener")
 	got := make(chan string, 1)
 	require.NoError(t, wait(pc.Subscribe("down/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })))
-	require.NoError(t, b.Publish("down/cmd", []byte("reboot"), 1, false))
+	require.NoError(t, b.Publish(ctx, "down/cmd", []byte("reboot"), 1, false))
 	select {
 	case p := <-got:
 		require.Equal(t, "reboot", p)
@@ -509,7 +509,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 	b.RefuseSubscription("secret/#", false)
 	got := make(chan struct{}, 1)
 	require.NoError(t, wait(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
-	require.NoError(t, b.Publish("secret/x", []byte("p"), 1, false))
+	require.NoError(t, b.Publish(ctx, "secret/x", []byte("p"), 1, false))
 	<-got
 	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliver, ClientID: "subber"})
 	require.NoError(t, err)

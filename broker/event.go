@@ -49,13 +49,18 @@ const (
 	// KindFault is a fault applied by the harness, or applied to one packet
 	// (then ClientID, Topic and PacketID say which); Detail says what.
 	KindFault
+	// KindDropped is a message mochi did not deliver, with no reply to
+	// anyone: a subscriber's copy it dropped (ClientID is the subscriber),
+	// or a client PUBLISH it ignored (ClientID is the publisher). Topic,
+	// Payload and QoS are the message's; Cause says why.
+	KindDropped
 )
 
 var kindNames = map[Kind]string{
 	KindAccept: "ACCEPT", KindTLSFailure: "TLS-FAILURE", KindConnect: "CONNECT", KindConnack: "CONNACK",
 	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE", KindUnsuback: "UNSUBACK",
 	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindDeliveryAck: "DELIVERY-ACK", KindPingreq: "PINGREQ",
-	KindDisconnect: "DISCONNECT", KindUpgrade: "UPGRADE", KindFault: "FAULT",
+	KindDisconnect: "DISCONNECT", KindUpgrade: "UPGRADE", KindFault: "FAULT", KindDropped: "DROPPED",
 }
 
 // String names the kind.
@@ -98,7 +103,7 @@ type Event struct {
 	// SUBSCRIBE, UNSUBSCRIBE
 	Filters []TopicFilter
 
-	// PUBLISH, DELIVER, PUBACK
+	// PUBLISH, DELIVER, PUBACK, DROPPED
 	Topic    string
 	Payload  []byte
 	QoS      byte
@@ -109,7 +114,7 @@ type Event struct {
 	// UPGRADE
 	HTTPStatus int
 
-	// TLS-FAILURE, DISCONNECT, UPGRADE, FAULT
+	// TLS-FAILURE, DISCONNECT, UPGRADE, DROPPED, FAULT
 	Cause  string
 	Detail string
 }
@@ -143,6 +148,8 @@ func (e Event) String() string {
 		if e.Cause != "" {
 			fmt.Fprintf(&b, " cause=%q", e.Cause)
 		}
+	case KindDropped:
+		fmt.Fprintf(&b, " topic=%s qos=%d payload=%q cause=%q", e.Topic, e.QoS, truncate(e.Payload, 40), e.Cause)
 	case KindFault:
 		if e.Topic != "" {
 			fmt.Fprintf(&b, " topic=%s id=%d", e.Topic, e.PacketID)

@@ -137,7 +137,8 @@ func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // recordHook records what the broker reads from and writes to clients.
 type recordHook struct {
 	mqtt.HookBase
-	rec *Recorder
+	rec   *Recorder
+	drops *drops
 	// clientAddr maps mochi's view of a remote address (the proxy's
 	// upstream socket) to the device's own address.
 	clientAddr func(string) string
@@ -161,7 +162,13 @@ func isMessage(t byte) bool {
 }
 
 func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if pk.FixedHeader.Type == packets.Publish {
+		defer h.recordIgnored(cl, pk) // after the PUBLISH itself
+	}
+	if h.skipMessages && isMessage(pk.FixedHeader.Type) {
 		return pk, nil
 	}
 	switch pk.FixedHeader.Type {
@@ -200,6 +207,13 @@ func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 		h.rec.add(e)
 	}
 	return pk, nil
+}
+
+// recordIgnored records a client PUBLISH that mochi will ignore.
+func (h *recordHook) recordIgnored(cl *mqtt.Client, pk packets.Packet) {
+	if reason := ignoredPublish(pk.TopicName); reason != "" {
+		h.drops.record(cl.ID, pk, reason)
+	}
 }
 
 func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Event {

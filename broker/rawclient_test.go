@@ -24,21 +24,37 @@ type rawClient struct {
 }
 
 // dialRaw connects to addr and completes CONNECT/CONNACK with the given
-// protocol version (4 is 3.1.1, 5 is MQTT 5) and keepalive in seconds.
-func dialRaw(t *testing.T, addr, id string, version byte, keepalive uint16) *rawClient {
+// protocol version (4 is 3.1.1, 5 is MQTT 5) and keepalive in seconds;
+// adjust may change the CONNECT.
+func dialRaw(t *testing.T, addr, id string, version byte, keepalive uint16, adjust ...func(*packets.Packet)) *rawClient {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, testTimeout)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	c := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: version}
-	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
+	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
 		ProtocolName: []byte("MQTT"), Clean: true, Keepalive: keepalive, ClientIdentifier: id,
-	}})
+	}}
+	for _, a := range adjust {
+		a(&connect)
+	}
+	c.send(connect)
 	ack, err := c.receive()
 	require.NoError(t, err)
 	require.Equal(t, packets.Connack, ack.FixedHeader.Type)
 	require.Zero(t, ack.ReasonCode)
 	return c
+}
+
+// subscribe subscribes to filter at qos and waits for the SUBACK.
+func (c *rawClient) subscribe(filter string, qos byte) {
+	c.t.Helper()
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: filter, Qos: qos}}})
+	ack, err := c.receive()
+	require.NoError(c.t, err)
+	require.Equal(c.t, packets.Suback, ack.FixedHeader.Type)
+	require.Equal(c.t, []byte{qos}, ack.ReasonCodes)
 }
 
 func (c *rawClient) send(pk packets.Packet) {
@@ -49,6 +65,8 @@ func (c *rawClient) send(pk packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
 		err = pk.ConnectEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
 	case packets.Pingreq:
 		err = pk.PingreqEncode(&buf)
 	default:
