@@ -126,9 +126,7 @@ func (p *Proxy) SetUpstream(addr string) {
 
 // Links returns the number of open client connections.
 func (p *Proxy) Links() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.links)
+	return len(p.linksWhere(func(*link) bool { return true }))
 }
 
 // CutLinks closes every open connection and returns how many it closed.
@@ -159,13 +157,14 @@ func (p *Proxy) clientAddr(upLocal string) string {
 	return ""
 }
 
-// linksWhere returns the open links that match.
+// linksWhere returns the open links that match. A closed link stays in
+// p.links until its copiers notice, but it is not open.
 func (p *Proxy) linksWhere(match func(*link) bool) []*link {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*link
 	for l := range p.links {
-		if match(l) {
+		if !l.closed() && match(l) {
 			out = append(out, l)
 		}
 	}
@@ -393,6 +392,15 @@ type link struct {
 
 	once sync.Once
 	done chan struct{}
+}
+
+func (l *link) closed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (l *link) close(mode CutMode) {

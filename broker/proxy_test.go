@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -52,4 +53,17 @@ func TestAcceptRacingRefuse(t *testing.T) {
 	c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
 	require.NoError(t, err, "the proxy accepts after the last round")
 	c.Close()
+}
+
+// A link already cut is not open any more, even before the proxy's copiers
+// have noticed: CutLinks and Links count only open links.
+func TestCutLinksCountsOnlyOpenLinks(t *testing.T) {
+	b := broker.NewTLS(t, broker.WithPlainTCP())
+	p := b.TCPProxy()
+	for i := range 50 {
+		dialRaw(t, b.TCPAddr(), fmt.Sprint("counted-", i), 4, 30)
+		require.Equal(t, 1, p.CutLinks(broker.FIN), "round %d", i)
+		require.Zero(t, p.Links(), "round %d", i)
+		require.Zero(t, p.CutLinks(broker.FIN), "round %d", i)
+	}
 }
