@@ -86,7 +86,8 @@ func WithCustomAuthorizer(authorize func(username, password string) bool) Option
 
 // WithoutMessageRecording keeps PUBLISH, PUBACK and deliveries out of the
 // recorder, for throughput runs where recording every message would cost
-// more than the broker itself. Connection life is still recorded.
+// more than the broker itself. Connection life is still recorded, and so
+// are DROPPED messages, without their payloads.
 func WithoutMessageRecording() Option { return func(c *config) { c.skipMessages = true } }
 
 // WithEventLimit makes the recorder (Broker.Events) keep the latest limit

@@ -77,6 +77,9 @@ func (p *publisher) dropsOf(pub *publishing) []string {
 // event and makes Publish return an error wrapping ErrDropped. A copy lost
 // later, when writing it fails, is recorded but does not change the result.
 func (b *Broker) Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("broker: publish to %q: %w", topic, err)
+	}
 	select {
 	case b.pub.slot <- struct{}{}:
 	case <-ctx.Done():
