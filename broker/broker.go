@@ -52,6 +52,7 @@ type config struct {
 	thingName    string
 	capabilities func(*mqtt.Capabilities)
 	skipMessages bool
+	eventLimit   int
 }
 
 // Option configures a Broker.
@@ -85,8 +86,13 @@ func WithCustomAuthorizer(authorize func(username, password string) bool) Option
 
 // WithoutMessageRecording keeps PUBLISH, PUBACK and deliveries out of the
 // recorder, for throughput runs where recording every message would cost
-// more than the broker itself. Connection life is still recorded.
+// more than the broker itself. Connection life is still recorded, and so
+// are DROPPED messages, without their payloads.
 func WithoutMessageRecording() Option { return func(c *config) { c.skipMessages = true } }
+
+// WithEventLimit makes the recorder (Broker.Events) keep the latest limit
+// events instead of DefaultEventLimit; 0 keeps every event.
+func WithEventLimit(limit int) Option { return func(c *config) { c.eventLimit = limit } }
 
 // WithLogger sends mochi's log to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -108,7 +114,8 @@ func WithCapabilities(fn func(*mqtt.Capabilities)) Option {
 // blackholed; protocol faults come from mochi hooks; Events records what the
 // broker saw.
 type Broker struct {
-	// Events records everything the broker saw, in order, with times.
+	// Events records everything the broker saw, in order, with times; it
+	// keeps the latest DefaultEventLimit events (see WithEventLimit).
 	Events *Recorder
 	// CA issued the server certificate and is the only CA whose client
 	// certificates are accepted.
@@ -129,47 +136,57 @@ type Broker struct {
 	closed    bool
 	wsSecrets map[string]string
 	nextSub   atomic.Int64
+	pub       *publisher
 }
 
 // Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
-// is given). Close it when done.
-func Start(opts ...Option) (b *Broker, err error) {
-	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+// is given). Close it when done. If setup fails, everything opened so far
+// is closed again and the error says which step failed.
+func Start(opts ...Option) (*Broker, error) {
+	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), eventLimit: DefaultEventLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b = &Broker{Events: NewRecorder(), cfg: cfg, inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket}
-	defer func() {
-		if err != nil {
-			b.Close()
-		}
-	}()
-	if err := b.makeCredentials(); err != nil {
+	b := &Broker{
+		Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, inboxes: make(map[*Inbox]struct{}),
+		wsSecrets: cfg.webSocket, pub: newPublisher(),
+	}
+	if err := b.start(); err != nil {
+		b.Close()
 		return nil, err
+	}
+	return b, nil
+}
+
+// start makes the credentials, the proxies and the first mochi server.
+func (b *Broker) start() error {
+	if err := b.makeCredentials(); err != nil {
+		return err
 	}
 	// The proxies start pointing nowhere; startServer gives them their
 	// upstream before anything can connect to them meaningfully.
+	var err error
 	if b.mtls, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerMTLS)); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.plainTCP {
+	if b.cfg.plainTCP {
 		if b.tcp, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerTCP)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if cfg.webSocket != nil {
+	if b.cfg.webSocket != nil {
 		if b.wss, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerWSS)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	srv, err := b.startServer()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b.mu.Lock()
 	b.srv = srv
 	b.mu.Unlock()
-	return b, nil
+	return nil
 }
 
 func (b *Broker) makeCredentials() error {
@@ -209,14 +226,28 @@ func (b *Broker) makeCredentials() error {
 }
 
 // startServer starts a mochi server on fresh internal ports and points the
-// proxies at it.
-func (b *Broker) startServer() (*mqtt.Server, error) {
+// proxies at it. If it fails, it closes every listener it opened.
+func (b *Broker) startServer() (_ *mqtt.Server, err error) {
+	var opened []func() error // closes what this call opened
+	defer func() {
+		if err != nil {
+			for _, closeFn := range opened {
+				closeFn()
+			}
+		}
+	}()
 	caps := mqtt.NewDefaultServerCapabilities()
 	if b.cfg.capabilities != nil {
 		b.cfg.capabilities(caps)
 	}
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.cfg.logger, Capabilities: caps})
-	if err := srv.AddHook(&recordHook{rec: b.Events, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
+	d := &drops{rec: b.Events, skipPayload: b.cfg.skipMessages, pub: b.pub}
+	logger := slog.New(&dropLog{next: b.cfg.logger.Handler(), d: d})
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: logger, Capabilities: caps})
+	d.srv = srv
+	if err := srv.AddHook(&keepaliveHook{}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	if err := srv.AddHook(&recordHook{rec: b.Events, drops: d, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
@@ -227,29 +258,27 @@ func (b *Broker) startServer() (*mqtt.Server, error) {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
 	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
+	opened = append(opened, tl.Close)
 	tl.customAuth = b.cfg.authorize != nil
-	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, tl)); err != nil {
-		tl.Close()
+	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, keepaliveListener{tl})); err != nil {
 		return nil, fmt.Errorf("broker: add listener: %w", err)
 	}
 	var plain net.Listener
 	if b.tcp != nil {
 		if plain, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			tl.Close()
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
-		if err := srv.AddListener(listeners.NewNet(ListenerTCP, plain)); err != nil {
-			tl.Close()
-			plain.Close()
+		opened = append(opened, plain.Close)
+		if err := srv.AddListener(listeners.NewNet(ListenerTCP, keepaliveListener{plain})); err != nil {
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
 	}
 	var ws *wsListener
 	if b.wss != nil {
 		if ws, err = newWSListener(b, b.serverCert); err != nil {
-			tl.Close()
 			return nil, err
 		}
+		opened = append(opened, ws.ln.Close)
 		if err := srv.AddListener(ws); err != nil {
 			return nil, fmt.Errorf("broker: add listener: %w", err)
 		}
@@ -345,10 +374,10 @@ func (b *Broker) WSSProxy() *Proxy { return b.wss }
 // SetWebSocketCredentials replaces the credentials (access key id → secret
 // access key) whose signatures the WebSocket listener accepts.
 func (b *Broker) SetWebSocketCredentials(credentials map[string]string) {
+	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
 	b.mu.Lock()
 	b.wsSecrets = maps.Clone(credentials)
 	b.mu.Unlock()
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
 }
 
 func (b *Broker) webSocketSecrets() map[string]string {
@@ -404,30 +433,46 @@ func (b *Broker) CutClient(clientID string, mode CutMode) error {
 	if !ok || cl.Closed() {
 		return fmt.Errorf("broker: cut client %q: not connected", clientID)
 	}
-	n := 0
+	var links []*link
 	for _, p := range b.proxies() {
-		n += p.cutByUpstreamLocal(cl.Net.Remote, mode)
+		links = append(links, p.linksByUpstreamLocal(cl.Net.Remote)...)
 	}
-	if n == 0 {
+	if len(links) == 0 {
 		return fmt.Errorf("broker: cut client %q: no link from %s", clientID, cl.Net.Remote)
 	}
 	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "cut client link with " + mode.String()})
+	closeLinks(links, mode)
 	return nil
 }
 
-// DisconnectClient ends one client's session from the broker side: an MQTT
-// DISCONNECT, then the socket is closed.
+// CauseClosedByBroker is the Cause of the DISCONNECT event of a session
+// that DisconnectClient ended.
+const CauseClosedByBroker = "broker closed the session"
+
+// errClosedByBroker is the stop cause DisconnectClient gives mochi.
+var errClosedByBroker = errors.New(CauseClosedByBroker)
+
+// DisconnectClient ends one client's session from the broker side. An MQTT
+// 3.1.1 client's connection is closed without a packet (3.1.1 defines no
+// server DISCONNECT; AWS IoT just closes); an MQTT 5 client first gets a
+// DISCONNECT with reason 0x8B (server shutting down).
 func (b *Broker) DisconnectClient(clientID string) error {
-	srv := b.Mochi()
-	cl, ok := srv.Clients.Get(clientID)
+	cl, ok := b.Mochi().Clients.Get(clientID)
 	if !ok || cl.Closed() {
 		return fmt.Errorf("broker: disconnect client %q: not connected", clientID)
 	}
 	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "disconnect client"})
-	// mochi returns the reason code itself as the error.
-	if err := srv.DisconnectClient(cl, packets.ErrServerShuttingDown); err != nil && !errors.Is(err, packets.ErrServerShuttingDown) {
-		return fmt.Errorf("broker: disconnect client %q: %w", clientID, err)
+	if cl.Properties.ProtocolVersion == 5 {
+		code := packets.ErrServerShuttingDown
+		// Best effort, as in mochi's own DisconnectClient: the link is
+		// closed next either way.
+		_ = cl.WritePacket(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  code.Code,
+			Properties:  packets.Properties{ReasonString: code.Reason},
+		})
 	}
+	cl.Stop(errClosedByBroker)
 	return nil
 }
 
@@ -479,36 +524,36 @@ func (b *Broker) RejectConnect(rc byte) error {
 	if _, ok := v3Refusals[rc]; !ok {
 		return fmt.Errorf("broker: reject connect: return code %d is not an MQTT 3.1.1 refusal (1-5)", rc)
 	}
-	b.faults.connackCode.Store(uint32(rc))
 	b.Events.add(Event{Kind: KindFault, Detail: "reject CONNECT with rc " + describeRefusal(rc)})
+	b.faults.connackCode.Store(uint32(rc))
 	return nil
 }
 
 // AllowConnect ends RejectConnect.
 func (b *Broker) AllowConnect() {
-	b.faults.connackCode.Store(0)
 	b.Events.add(Event{Kind: KindFault, Detail: "allow CONNECT"})
+	b.faults.connackCode.Store(0)
 }
 
 // WithholdPuback makes the broker drop client PUBLISH packets without
 // PUBACK and without delivery (on true), or behave normally (on false).
 func (b *Broker) WithholdPuback(on bool) {
-	b.faults.withholdPuback.Store(on)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("withhold PUBACK: %v", on)})
+	b.faults.withholdPuback.Store(on)
 }
 
 // AckWithoutDelivery makes the broker acknowledge client PUBLISH packets but
 // deliver them to nobody (on true), or behave normally (on false).
 func (b *Broker) AckWithoutDelivery(on bool) {
-	b.faults.ackNoDelivery.Store(on)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("PUBACK without delivery: %v", on)})
+	b.faults.ackNoDelivery.Store(on)
 }
 
 // RefuseSubscription makes the broker refuse SUBSCRIBE requests for filter
 // (SUBACK 0x80) while refuse is true.
 func (b *Broker) RefuseSubscription(filter string, refuse bool) {
-	b.faults.refuseSubscription(filter, refuse)
 	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("refuse subscription to %q: %v", filter, refuse)})
+	b.faults.refuseSubscription(filter, refuse)
 }
 
 // Restart replaces the mochi server with a fresh one, as a broker restart
@@ -520,6 +565,7 @@ func (b *Broker) Restart() error {
 	if b.closed {
 		return errors.New("broker: restart: closed")
 	}
+	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
 	old := b.srv
 	srv, err := b.startServer() // proxies now send new links to srv
 	if err != nil {
@@ -531,19 +577,10 @@ func (b *Broker) Restart() error {
 			return err
 		}
 	}
-	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
 	for _, p := range b.proxies() {
-		p.cutWhere(func(*link) bool { return true }, FIN)
+		closeLinks(p.linksWhere(func(*link) bool { return true }), FIN)
 	}
 	return stopServer(old)
-}
-
-// Publish publishes a message from the broker itself (mochi's inline client).
-func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) error {
-	if err := b.Mochi().Publish(topic, payload, retain, qos); err != nil {
-		return fmt.Errorf("broker: publish to %q: %w", topic, err)
-	}
-	return nil
 }
 
 // Close stops the broker: it closes the proxies and their links, stops mochi
@@ -566,6 +603,7 @@ func (b *Broker) Close() error {
 			p.Close()
 		}
 	}
+	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {
 		err = stopServer(srv)

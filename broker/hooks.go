@@ -67,11 +67,12 @@ type controlHook struct {
 	authorize func(username, password string) bool
 }
 
-// tlsConn returns the TLS connection under a client's connection: directly
-// on the mutual-TLS listener, under the WebSocket on the wss listener.
+// tlsConn returns the TLS connection under a client's connection: under the
+// keepalive correction on the mutual-TLS listener, and further under the
+// WebSocket and the handshake rewriter on the wss listener.
 func tlsConn(cl *mqtt.Client) (*tls.Conn, bool) {
 	c := cl.Net.Conn
-	for range 3 { // WebSocket → handshake rewriter → TLS
+	for {
 		u, ok := c.(interface{ Underlying() net.Conn })
 		if !ok {
 			break
@@ -136,7 +137,8 @@ func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // recordHook records what the broker reads from and writes to clients.
 type recordHook struct {
 	mqtt.HookBase
-	rec *Recorder
+	rec   *Recorder
+	drops *drops
 	// clientAddr maps mochi's view of a remote address (the proxy's
 	// upstream socket) to the device's own address.
 	clientAddr func(string) string
@@ -147,7 +149,7 @@ type recordHook struct {
 func (h *recordHook) ID() string { return "iotmqtt-recorder" }
 
 func (h *recordHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketSent, mqtt.OnDisconnect}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnDisconnect}, []byte{b})
 }
 
 func (h *recordHook) base(cl *mqtt.Client, k Kind) Event {
@@ -160,7 +162,13 @@ func isMessage(t byte) bool {
 }
 
 func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if pk.FixedHeader.Type == packets.Publish {
+		defer h.recordIgnored(cl, pk) // after the PUBLISH itself
+	}
+	if h.skipMessages && isMessage(pk.FixedHeader.Type) {
 		return pk, nil
 	}
 	switch pk.FixedHeader.Type {
@@ -201,6 +209,13 @@ func (h *recordHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 	return pk, nil
 }
 
+// recordIgnored records a client PUBLISH that mochi will ignore.
+func (h *recordHook) recordIgnored(cl *mqtt.Client, pk packets.Packet) {
+	if reason := ignoredPublish(pk.TopicName); reason != "" {
+		h.drops.record(cl.ID, pk, reason)
+	}
+}
+
 func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Event {
 	e := h.base(cl, k)
 	e.Topic = pk.TopicName
@@ -212,10 +227,20 @@ func (h *recordHook) publishEvent(cl *mqtt.Client, k Kind, pk packets.Packet) Ev
 	return e
 }
 
-func (h *recordHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
-	if cl.Net.Inline || (h.skipMessages && isMessage(pk.FixedHeader.Type)) {
-		return
+// OnPacketEncode records a packet the broker is about to send, before its
+// bytes leave (mochi runs it in WritePacket before encoding and writing), so
+// a client that has acted on the packet always finds it recorded, and its
+// answer comes later in the recorder. A packet whose write then fails stays
+// recorded: the link's DISCONNECT follows, and for a delivery that is
+// thereby lost, a DROPPED event.
+func (h *recordHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if !cl.Net.Inline && !(h.skipMessages && isMessage(pk.FixedHeader.Type)) {
+		h.recordSent(cl, pk)
 	}
+	return pk
+}
+
+func (h *recordHook) recordSent(cl *mqtt.Client, pk packets.Packet) {
 	switch pk.FixedHeader.Type {
 	case packets.Connack:
 		e := h.base(cl, KindConnack)
@@ -245,15 +270,15 @@ func (h *recordHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		return
 	}
 	e := h.base(cl, KindDisconnect)
-	if err == nil {
-		// The read loop can end without an error when the broker itself
-		// stopped the client; its stop cause says why. A client's own
-		// DISCONNECT is the clean case, with no cause.
-		if cause := cl.StopCause(); cause != nil && !errors.Is(cause, packets.CodeDisconnect) {
-			err = cause
-		}
+	// The stop cause is what ended the session first: the broker's own
+	// reason when it stopped the client (the read loop then fails with
+	// "use of closed network connection", or ends without an error), or
+	// the read error mochi stopped it with. A client's own DISCONNECT is
+	// the clean case, with no cause.
+	if cause := cl.StopCause(); cause != nil {
+		err = cause
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, packets.CodeDisconnect) {
 		e.Cause = err.Error()
 	}
 	h.rec.add(e)

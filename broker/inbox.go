@@ -11,7 +11,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// ErrInboxClosed is returned by Inbox.Next after Close.
+// ErrInboxClosed is returned by Inbox.Next once the inbox is closed and
+// every message it received before has been returned.
 var ErrInboxClosed = errors.New("broker: inbox closed")
 
 // Message is a message delivered to a broker-side subscription.
@@ -95,7 +96,8 @@ func (in *Inbox) Next(ctx context.Context) (Message, error) {
 	}
 }
 
-// Close unsubscribes; Next then fails with ErrInboxClosed.
+// Close unsubscribes. Next still returns the messages received before, in
+// order, then fails with ErrInboxClosed.
 func (in *Inbox) Close() {
 	b := in.b
 	b.mu.Lock()

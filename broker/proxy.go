@@ -51,7 +51,8 @@ func ProxyRecorder(r *Recorder, name string) ProxyOption {
 //
 // Faults: CutLinks (FIN or RST), Refuse/Accept (connection refused on the same
 // port, then accept again) and Blackhole/Restore (sockets stay open, bytes are
-// held, and delivered on Restore).
+// held, and delivered on Restore). With ProxyRecorder, each fault is recorded
+// before it is applied, so its effects come after it in the recorder.
 type Proxy struct {
 	listenAddr string
 	rec        *Recorder
@@ -125,23 +126,22 @@ func (p *Proxy) SetUpstream(addr string) {
 
 // Links returns the number of open client connections.
 func (p *Proxy) Links() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.links)
+	return len(p.linksWhere(func(*link) bool { return true }))
 }
 
 // CutLinks closes every open connection and returns how many it closed.
 // New connections are still accepted.
 func (p *Proxy) CutLinks(mode CutMode) int {
-	n := p.cutWhere(func(*link) bool { return true }, mode)
-	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("cut %d link(s) with %v", n, mode)})
-	return n
+	cut := p.linksWhere(func(*link) bool { return true })
+	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("cut %d link(s) with %v", len(cut), mode)})
+	closeLinks(cut, mode)
+	return len(cut)
 }
 
-// cutByUpstreamLocal closes the link whose upstream socket has the given local
-// address (the remote address the upstream server sees).
-func (p *Proxy) cutByUpstreamLocal(addr string, mode CutMode) int {
-	return p.cutWhere(func(l *link) bool { return l.upLocal == addr }, mode)
+// linksByUpstreamLocal returns the links whose upstream socket has the given
+// local address (the remote address the upstream server sees).
+func (p *Proxy) linksByUpstreamLocal(addr string) []*link {
+	return p.linksWhere(func(l *link) bool { return l.upLocal == addr })
 }
 
 // clientAddr maps the upstream-side local address of a link to the address
@@ -157,32 +157,42 @@ func (p *Proxy) clientAddr(upLocal string) string {
 	return ""
 }
 
-func (p *Proxy) cutWhere(match func(*link) bool, mode CutMode) int {
+// linksWhere returns the open links that match. A closed link stays in
+// p.links until its copiers notice, but it is not open.
+func (p *Proxy) linksWhere(match func(*link) bool) []*link {
 	p.mu.Lock()
-	var cut []*link
+	defer p.mu.Unlock()
+	var out []*link
 	for l := range p.links {
-		if match(l) {
-			cut = append(cut, l)
+		if !l.closed() && match(l) {
+			out = append(out, l)
 		}
 	}
-	p.mu.Unlock()
-	for _, l := range cut {
+	return out
+}
+
+func closeLinks(links []*link, mode CutMode) {
+	for _, l := range links {
 		l.close(mode)
 	}
-	return len(cut)
 }
 
 // Refuse closes the listening socket: new connections get ECONNREFUSED.
 // Existing links are untouched.
 func (p *Proxy) Refuse() {
 	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
-	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
+	defer p.mu.Unlock()
 	p.record(Event{Kind: KindFault, Detail: "refuse new connections"})
+	p.closeListenerLocked()
+}
+
+// closeListenerLocked closes the listening socket, if any. p.mu must be
+// held, so that an Accept cannot try to bind the port before it is free.
+func (p *Proxy) closeListenerLocked() {
+	if p.ln != nil {
+		p.ln.Close() // returns once the socket is closed
+		p.ln = nil
+	}
 }
 
 // Accept listens again on the same address after Refuse.
@@ -195,12 +205,12 @@ func (p *Proxy) Accept() error {
 	if p.ln != nil {
 		return nil
 	}
+	p.record(Event{Kind: KindFault, Detail: "accept new connections"})
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		return fmt.Errorf("broker: proxy accept again on %s: %w", p.addr, err)
 	}
 	p.serve(ln)
-	p.record(Event{Kind: KindFault, Detail: "accept new connections"})
 	return nil
 }
 
@@ -211,9 +221,9 @@ func (p *Proxy) Accept() error {
 // connection attempts can be timed on the wire in front of any endpoint.
 func (p *Proxy) HangUp(on bool) {
 	p.mu.Lock()
-	p.hangUp = on
-	p.mu.Unlock()
+	defer p.mu.Unlock()
 	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("hang up on new connections: %v", on)})
+	p.hangUp = on
 }
 
 // Blackhole stops all traffic without closing anything: bytes are held in
@@ -223,24 +233,24 @@ func (p *Proxy) HangUp(on bool) {
 func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.record(Event{Kind: KindFault, Detail: "blackhole"})
 	if !p.blackhole {
 		p.blackhole = true
 		p.holding.Store(true)
 		p.gate = make(chan struct{})
 	}
-	p.record(Event{Kind: KindFault, Detail: "blackhole"})
 }
 
 // Restore ends a Blackhole; held bytes are delivered.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.record(Event{Kind: KindFault, Detail: "restore"})
 	if p.blackhole {
 		p.blackhole = false
 		p.holding.Store(false)
 		close(p.gate)
 	}
-	p.record(Event{Kind: KindFault, Detail: "restore"})
 }
 
 // Close stops listening, closes every link and waits for the proxy's
@@ -252,13 +262,9 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
-	ln := p.ln
-	p.ln = nil
+	p.closeListenerLocked()
 	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
-	p.cutWhere(func(*link) bool { return true }, FIN)
+	closeLinks(p.linksWhere(func(*link) bool { return true }), FIN)
 	p.wg.Wait()
 	return nil
 }
@@ -386,6 +392,15 @@ type link struct {
 
 	once sync.Once
 	done chan struct{}
+}
+
+func (l *link) closed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (l *link) close(mode CutMode) {

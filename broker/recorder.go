@@ -2,167 +2,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 )
-
-// Kind is the type of a recorded event.
-type Kind int
-
-const (
-	// KindAccept is a TCP connection accepted by a proxy (Remote is the
-	// client's address).
-	KindAccept Kind = iota + 1
-	// KindTLSFailure is a TLS handshake the broker refused or lost (Cause
-	// says why).
-	KindTLSFailure
-	// KindConnect is a CONNECT packet received.
-	KindConnect
-	// KindConnack is a CONNACK sent (ReturnCode, SessionPresent).
-	KindConnack
-	// KindSubscribe is a SUBSCRIBE received (Filters).
-	KindSubscribe
-	// KindSuback is a SUBACK sent (ReturnCodes).
-	KindSuback
-	// KindUnsubscribe is an UNSUBSCRIBE received (Filters hold the
-	// filters).
-	KindUnsubscribe
-	// KindUnsuback is an UNSUBACK sent.
-	KindUnsuback
-	// KindPublish is a PUBLISH received from a client.
-	KindPublish
-	// KindPuback is a PUBACK sent to a client (PacketID).
-	KindPuback
-	// KindDeliver is a PUBLISH sent to a client.
-	KindDeliver
-	// KindDeliveryAck is a PUBACK received from a client for a delivery
-	// (PacketID).
-	KindDeliveryAck
-	// KindPingreq is a PINGREQ received.
-	KindPingreq
-	// KindDisconnect is the end of a client's session; Cause is empty for a
-	// clean MQTT DISCONNECT and otherwise says what ended it.
-	KindDisconnect
-	// KindUpgrade is a WebSocket upgrade request (Detail: the request URI;
-	// HTTPStatus: 101, or 403 with Cause for a refused signature).
-	KindUpgrade
-	// KindFault is a fault applied by the harness, or applied to one packet
-	// (then ClientID, Topic and PacketID say which); Detail says what.
-	KindFault
-)
-
-var kindNames = map[Kind]string{
-	KindAccept: "ACCEPT", KindTLSFailure: "TLS-FAILURE", KindConnect: "CONNECT", KindConnack: "CONNACK",
-	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE", KindUnsuback: "UNSUBACK",
-	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindDeliveryAck: "DELIVERY-ACK", KindPingreq: "PINGREQ",
-	KindDisconnect: "DISCONNECT", KindUpgrade: "UPGRADE", KindFault: "FAULT",
-}
-
-// String names the kind.
-func (k Kind) String() string {
-	if n, ok := kindNames[k]; ok {
-		return n
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
-}
-
-// TopicFilter is one topic filter of a SUBSCRIBE or UNSUBSCRIBE.
-type TopicFilter struct {
-	Filter string
-	QoS    byte
-}
-
-// Event is one thing the broker saw. Only the fields that belong to its Kind
-// are set.
-type Event struct {
-	Seq      uint64    // 1, 2, 3… in recording order
-	At       time.Time // when it was seen (carries a monotonic reading)
-	Kind     Kind
-	ClientID string
-	Remote   string // the client's address as the proxy saw it, when known
-	Listener string // "mtls", "tcp", or a proxy's name
-
-	// CONNECT
-	Keepalive    uint16
-	CleanSession bool
-	Username     string
-	ServerName   string // TLS SNI
-	ALPN         string // negotiated TLS application protocol
-	PeerCN       string // common name of the client certificate
-
-	// CONNACK, SUBACK
-	ReturnCode     byte
-	SessionPresent bool
-	ReturnCodes    []byte
-
-	// SUBSCRIBE, UNSUBSCRIBE
-	Filters []TopicFilter
-
-	// PUBLISH, DELIVER, PUBACK
-	Topic    string
-	Payload  []byte
-	QoS      byte
-	Dup      bool
-	Retain   bool
-	PacketID uint16
-
-	// UPGRADE
-	HTTPStatus int
-
-	// TLS-FAILURE, DISCONNECT, UPGRADE, FAULT
-	Cause  string
-	Detail string
-}
-
-// String renders the event on one line, for logs and failure messages.
-func (e Event) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "#%d %s %s", e.Seq, e.At.Format("15:04:05.000000"), e.Kind)
-	if e.ClientID != "" {
-		fmt.Fprintf(&b, " client=%s", e.ClientID)
-	}
-	switch e.Kind {
-	case KindAccept:
-		fmt.Fprintf(&b, " remote=%s %s", e.Remote, e.Detail)
-	case KindConnect:
-		fmt.Fprintf(&b, " keepalive=%d clean=%v username=%q sni=%q alpn=%q cn=%q", e.Keepalive, e.CleanSession, e.Username, e.ServerName, e.ALPN, e.PeerCN)
-	case KindConnack:
-		fmt.Fprintf(&b, " rc=%d present=%v", e.ReturnCode, e.SessionPresent)
-	case KindSubscribe, KindUnsubscribe:
-		fmt.Fprintf(&b, " %v", e.Filters)
-	case KindSuback:
-		fmt.Fprintf(&b, " codes=%v", e.ReturnCodes)
-	case KindPublish, KindDeliver:
-		fmt.Fprintf(&b, " topic=%s qos=%d dup=%v id=%d payload=%q", e.Topic, e.QoS, e.Dup, e.PacketID, truncate(e.Payload, 40))
-	case KindPuback, KindDeliveryAck:
-		fmt.Fprintf(&b, " id=%d", e.PacketID)
-	case KindTLSFailure, KindDisconnect:
-		fmt.Fprintf(&b, " cause=%q", e.Cause)
-	case KindUpgrade:
-		fmt.Fprintf(&b, " status=%d %s", e.HTTPStatus, truncate([]byte(e.Detail), 60))
-		if e.Cause != "" {
-			fmt.Fprintf(&b, " cause=%q", e.Cause)
-		}
-	case KindFault:
-		if e.Topic != "" {
-			fmt.Fprintf(&b, " topic=%s id=%d", e.Topic, e.PacketID)
-		}
-		fmt.Fprintf(&b, " %s", e.Detail)
-	}
-	if e.Listener != "" {
-		fmt.Fprintf(&b, " [%s]", e.Listener)
-	}
-	return b.String()
-}
-
-func truncate(p []byte, n int) string {
-	if len(p) <= n {
-		return string(p)
-	}
-	return string(p[:n]) + "…"
-}
 
 // Match selects events. Zero fields match anything.
 type Match struct {
@@ -172,7 +17,9 @@ type Match struct {
 	// After matches only events recorded after the event with this sequence
 	// number (see Recorder.Seq), so a test can wait for what happens next.
 	After uint64
-	// Where, if set, must also return true.
+	// Where, if set, must also return true. It runs without the recorder's
+	// lock held: it may call the recorder, and a panic in it leaves the
+	// recorder usable.
 	Where func(Event) bool
 }
 
@@ -204,17 +51,39 @@ func (m Match) String() string {
 	return "{" + strings.Join(parts, " ") + "}"
 }
 
-// Recorder keeps every event in order, with its time, and lets tests wait for
-// events instead of sleeping. It is safe for concurrent use.
+// DefaultEventLimit is how many events a Recorder keeps unless told
+// otherwise (NewRecorderWithLimit, WithEventLimit): the latest 100,000. An
+// event takes about 300 bytes plus its strings and payload copy (about 400
+// for a small PUBLISH), so the default bound is about 40 MB with small
+// payloads.
+const DefaultEventLimit = 100_000
+
+// ErrEventsDiscarded is returned by WaitFor and WaitForN when events they
+// had not yet examined were discarded to keep the recorder within its
+// limit: the wait cannot tell whether one of them matched.
+var ErrEventsDiscarded = errors.New("broker: events discarded before they were examined")
+
+// Recorder keeps the latest events in order, with their times, and lets
+// tests wait for events instead of sleeping. It keeps at most its limit of
+// events (DefaultEventLimit unless told otherwise), discarding the oldest;
+// Discarded says how many went. It is safe for concurrent use.
 type Recorder struct {
-	mu      sync.Mutex // guards events and changed
-	events  []Event
+	limit int // 0: keep every event
+
+	mu      sync.Mutex    // guards the fields below
+	events  []Event       // ring: the event with sequence number s is events[(s-1) % len(events)]
+	last    uint64        // sequence number of the latest event
 	changed chan struct{} // closed and replaced on every add
 }
 
-// NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder {
-	return &Recorder{changed: make(chan struct{})}
+// NewRecorder returns an empty recorder that keeps the latest
+// DefaultEventLimit events.
+func NewRecorder() *Recorder { return NewRecorderWithLimit(DefaultEventLimit) }
+
+// NewRecorderWithLimit returns an empty recorder that keeps the latest limit
+// events; 0 (or less) keeps every event, and memory grows without bound.
+func NewRecorderWithLimit(limit int) *Recorder {
+	return &Recorder{limit: max(limit, 0), changed: make(chan struct{})}
 }
 
 func (r *Recorder) add(e Event) {
@@ -222,8 +91,13 @@ func (r *Recorder) add(e Event) {
 		e.At = time.Now()
 	}
 	r.mu.Lock()
-	e.Seq = uint64(len(r.events)) + 1
-	r.events = append(r.events, e)
+	r.last++
+	e.Seq = r.last
+	if r.limit == 0 || len(r.events) < r.limit {
+		r.events = append(r.events, e)
+	} else {
+		r.events[(e.Seq-1)%uint64(len(r.events))] = e
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
@@ -234,34 +108,50 @@ func (r *Recorder) add(e Event) {
 func (r *Recorder) Seq() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return uint64(len(r.events))
+	return r.last
 }
 
-// Events returns a copy of the events that match m, in order.
-func (r *Recorder) Events(m Match) []Event {
+// Discarded returns how many of the oldest events were discarded to keep
+// the recorder within its limit. Events and Count see only the others.
+func (r *Recorder) Discarded() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.findLocked(m, 0)
+	return r.last - uint64(len(r.events))
 }
 
-// Count returns how many events match m.
-func (r *Recorder) Count(m Match) int { return len(r.Events(m)) }
-
-func (r *Recorder) findLocked(m Match, limit int) []Event {
+// Events returns a copy of the kept events that match m, in order.
+func (r *Recorder) Events(m Match) []Event {
+	r.mu.Lock()
+	kept, _ := r.afterLocked(m.After)
+	r.mu.Unlock()
 	var out []Event
-	start := 0
-	if m.After > 0 {
-		start = min(int(m.After), len(r.events))
-	}
-	for _, e := range r.events[start:] {
+	for _, e := range kept {
 		if m.matches(e) {
 			out = append(out, e)
-			if limit > 0 && len(out) == limit {
-				break
-			}
 		}
 	}
 	return out
+}
+
+// Count returns how many kept events match m.
+func (r *Recorder) Count(m Match) int { return len(r.Events(m)) }
+
+// afterLocked returns copies of the kept events recorded after the one
+// numbered seen, and how many events after it were discarded.
+func (r *Recorder) afterLocked(seen uint64) (kept []Event, discarded uint64) {
+	if seen >= r.last {
+		return nil, 0
+	}
+	from := seen + 1
+	if oldest := r.last - uint64(len(r.events)) + 1; from < oldest {
+		discarded, from = oldest-from, oldest
+	}
+	n := len(r.events)
+	start := int((from - 1) % uint64(n))
+	count := int(r.last - from + 1)
+	kept = make([]Event, 0, count)
+	kept = append(kept, r.events[start:min(start+count, n)]...)
+	return append(kept, r.events[:count-len(kept)]...), discarded
 }
 
 // WaitFor returns the first event that matches m, waiting for it until ctx
@@ -275,13 +165,30 @@ func (r *Recorder) WaitFor(ctx context.Context, m Match) (Event, error) {
 }
 
 // WaitForN returns the first n events that match m, waiting for them until
-// ctx ends. On timeout the error lists what was seen.
+// ctx ends. Each event is examined once, as it arrives. On timeout the
+// error lists what was seen; if events the wait had not examined yet were
+// discarded (see Recorder), it fails with ErrEventsDiscarded.
 func (r *Recorder) WaitForN(ctx context.Context, n int, m Match) ([]Event, error) {
+	var found []Event
+	seen := m.After // the latest sequence number examined
 	for {
 		r.mu.Lock()
-		found := r.findLocked(m, n)
+		fresh, discarded := r.afterLocked(seen)
 		changed := r.changed
 		r.mu.Unlock()
+		if discarded > 0 {
+			return found, fmt.Errorf("%w: waiting for %d event(s) matching %v, %d event(s) after #%d were dropped (the recorder keeps %d)",
+				ErrEventsDiscarded, n, m, discarded, seen, r.limit)
+		}
+		for _, e := range fresh {
+			if len(found) >= n {
+				break
+			}
+			seen = e.Seq
+			if m.matches(e) {
+				found = append(found, e)
+			}
+		}
 		if len(found) >= n {
 			return found, nil
 		}
@@ -297,11 +204,12 @@ func (r *Recorder) WaitForN(ctx context.Context, n int, m Match) ([]Event, error
 // tail renders the last n events, for failure messages.
 func (r *Recorder) tail(n int) string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	start := max(0, len(r.events)-n)
+	kept, _ := r.afterLocked(r.last - min(r.last, uint64(n)))
+	all := r.last
+	r.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "last %d of %d events:\n", len(r.events)-start, len(r.events))
-	for _, e := range r.events[start:] {
+	fmt.Fprintf(&b, "last %d of %d events:\n", len(kept), all)
+	for _, e := range kept {
 		b.WriteString("  " + e.String() + "\n")
 	}
 	return b.String()

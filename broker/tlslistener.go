@@ -12,10 +12,12 @@ import (
 // handshakeTimeout bounds a TLS handshake on the broker side.
 const handshakeTimeout = 10 * time.Second
 
-// tlsListener completes each TLS handshake before handing the connection to
-// mochi, so a refused handshake is recorded with its cause (mochi itself
-// would only see a failed read) and hooks see a *tls.Conn whose
-// ConnectionState is complete.
+// tlsListener completes each TLS handshake before handing the connection on
+// (to mochi, or to the WebSocket listener's HTTP server), so a refused
+// handshake is recorded with its cause and the client's address (mochi
+// would only see a failed read; net/http would log it to stderr with the
+// proxy's address), and hooks see a *tls.Conn whose ConnectionState is
+// complete.
 type tlsListener struct {
 	inner net.Listener
 	cfg   *tls.Config

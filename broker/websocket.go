@@ -29,7 +29,7 @@ const ListenerWSS = "wss"
 // upgrade request and answers in the header spelling the Python SDK
 // rejects.)
 type wsListener struct {
-	ln  net.Listener
+	ln  *tlsListener
 	srv *http.Server
 	b   *Broker
 
@@ -39,17 +39,25 @@ type wsListener struct {
 	sessions  sync.WaitGroup
 }
 
+// newWSListener listens on a fresh loopback port. TLS handshakes are
+// completed by a tlsListener, which records refused ones, before the HTTP
+// server sees the connection; the server's own error log goes to the
+// broker's logger, not to the process's stderr.
 func newWSListener(b *Broker, serverCert tls.Certificate) (*wsListener, error) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("broker: listen: %w", err)
 	}
-	l := &wsListener{b: b, ln: tls.NewListener(raw, &tls.Config{
+	l := &wsListener{b: b, ln: newTLSListener(raw, &tls.Config{
 		Certificates: []tls.Certificate{serverCert},
 		NextProtos:   []string{"http/1.1"},
 		MinVersion:   tls.VersionTLS12,
-	})}
-	l.srv = &http.Server{Handler: http.HandlerFunc(l.upgrade), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	}, b.Events, ListenerWSS, b.clientAddr)}
+	l.srv = &http.Server{
+		Handler:           http.HandlerFunc(l.upgrade),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(b.cfg.logger.Handler(), slog.LevelWarn),
+	}
 	return l, nil
 }
 
@@ -114,7 +122,7 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	l.sessions.Add(1)
 	l.mu.Unlock()
 	defer l.sessions.Done()
-	_ = establish(ListenerWSS, wsconn.New(ws))
+	_ = establish(ListenerWSS, &keepaliveConn{Conn: wsconn.New(ws)})
 }
 
 func validKey(k string) bool {

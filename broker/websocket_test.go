@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -209,4 +210,23 @@ func TestCustomAuthorizer(t *testing.T) {
 
 	// Devices with certificates are unaffected.
 	connected(t, b, "with-cert")
+}
+
+// A refused TLS handshake on the WebSocket listener is recorded with the
+// client's own address, as on the mutual-TLS listener.
+func TestWebSocketRecordsTLSFailures(t *testing.T) {
+	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
+	ctx := testContext(t)
+	raw, err := net.DialTimeout("tcp", b.WSSAddr(), testTimeout)
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, raw.SetDeadline(time.Now().Add(testTimeout)))
+	// The client does not trust the broker's CA and aborts the handshake.
+	require.Error(t, tls.Client(raw, &tls.Config{ServerName: "localhost", RootCAs: x509.NewCertPool()}).Handshake())
+
+	f, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure})
+	require.NoError(t, err)
+	require.Equal(t, broker.ListenerWSS, f.Listener)
+	require.Equal(t, raw.LocalAddr().String(), f.Remote)
+	require.Contains(t, f.Cause, "bad certificate")
 }

@@ -28,7 +28,7 @@ func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 	require.NoError(t, err)
 
 	for range 3 {
-		require.NoError(t, b.Publish("slow", []byte("x"), 1, false))
+		require.NoError(t, b.Publish(ctx, "slow", []byte("x"), 1, false))
 	}
 	<-entered
 	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindDeliveryAck, ClientID: "slowpoke"})
@@ -74,8 +74,8 @@ func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 		}
 	})
 	require.NoError(t, err)
-	require.NoError(t, b.Publish("p", []byte("boom"), 1, false))
-	require.NoError(t, b.Publish("p", []byte("fine"), 1, false))
+	require.NoError(t, b.Publish(ctx, "p", []byte("boom"), 1, false))
+	require.NoError(t, b.Publish(ctx, "p", []byte("fine"), 1, false))
 	require.Equal(t, "boom", <-got, "OnMessage still sees the message whose callback panicked")
 	require.Equal(t, "fine", <-got, "and the next one")
 	require.Contains(t, logs.String(), "callback panicked")
@@ -101,7 +101,7 @@ func TestSyncCallsInsideACallbackComplete(t *testing.T) {
 		results <- out.String() + " " + errString(err)
 	})
 	require.NoError(t, err)
-	require.NoError(t, b.Publish("req", []byte("ping"), 1, false))
+	require.NoError(t, b.Publish(ctx, "req", []byte("ping"), 1, false))
 	for range 3 {
 		select {
 		case r := <-results:
@@ -137,7 +137,7 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 	cfg.OnMessage = func(m client.Message) { record("onMessage")(m); got <- m }
 	c := connectedClient(t, cfg)
 
-	require.NoError(t, b.Publish("a/b", []byte("kept"), 1, true))
+	require.NoError(t, b.Publish(ctx, "a/b", []byte("kept"), 1, true))
 	_, err := c.Subscribe(ctx, "a/#", client.QoS1, record("a/#"))
 	require.NoError(t, err)
 	m := <-got
@@ -150,7 +150,7 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 	mu.Lock()
 	order = nil
 	mu.Unlock()
-	require.NoError(t, b.Publish("a/b", []byte("live"), 0, false))
+	require.NoError(t, b.Publish(ctx, "a/b", []byte("live"), 0, false))
 	m = <-got
 	require.Equal(t, client.QoS0, m.QoS)
 	require.False(t, m.Retain)
@@ -172,7 +172,7 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 	require.NoError(t, err)
 	// Let the broker start a delivery the client never acknowledges.
 	b.Blackhole()
-	require.NoError(t, b.Publish("p", []byte("in flight"), 1, false))
+	require.NoError(t, b.Publish(ctx, "p", []byte("in flight"), 1, false))
 	b.CutLinks(broker.FIN)
 	b.Restore()
 	select {
@@ -195,7 +195,7 @@ func TestSharedSubscriptionDelivers(t *testing.T) {
 	out, err := c.Subscribe(ctx, "$share/workers/jobs/#", client.QoS1, func(m client.Message) { got <- m.Topic })
 	require.NoError(t, err)
 	require.Equal(t, client.Sent, out)
-	require.NoError(t, b.Publish("jobs/1", []byte("job"), 1, false))
+	require.NoError(t, b.Publish(ctx, "jobs/1", []byte("job"), 1, false))
 	select {
 	case topic := <-got:
 		require.Equal(t, "jobs/1", topic)
@@ -217,7 +217,7 @@ func TestAPanickingCallbackDoesNotHideTheMessageFromOthers(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Subscribe(ctx, "iso/x", client.QoS1, func(client.Message) { got <- "second" })
 	require.NoError(t, err)
-	require.NoError(t, b.Publish("iso/x", []byte("m"), 1, false))
+	require.NoError(t, b.Publish(ctx, "iso/x", []byte("m"), 1, false))
 	var order []string
 	for range 2 {
 		select {

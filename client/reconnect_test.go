@@ -95,7 +95,7 @@ func TestRenewalWithoutSubackIsNotSilentlyLost(t *testing.T) {
 	waitStatus(t, c, client.StatusStable)
 	require.Contains(t, logs.String(), "no SUBACK")
 	require.NotContains(t, logs.String(), "subscriptions renewed filters=1 timeout")
-	require.NoError(t, b.Publish("cmd", []byte("still here"), 1, false))
+	require.NoError(t, b.Publish(ctx, "cmd", []byte("still here"), 1, false))
 	select {
 	case p := <-got:
 		require.Equal(t, "still here", p)

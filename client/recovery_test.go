@@ -168,7 +168,7 @@ func TestReconnectResubscribesThenDrains(t *testing.T) {
 	require.InDelta(t, float64(50*time.Millisecond), float64(mean), float64(15*time.Millisecond), "mean spacing %v", mean)
 
 	// The renewed subscriptions deliver.
-	require.NoError(t, b.Publish("cmd/reboot", []byte("now"), 1, false))
+	require.NoError(t, b.Publish(ctx, "cmd/reboot", []byte("now"), 1, false))
 	select {
 	case m := <-got:
 		require.Equal(t, "cmd/reboot", m.Topic)
@@ -248,7 +248,7 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, firstSeen, "all ten, first arrivals in order")
-	require.NoError(t, b.Publish("cmd", []byte("still listening"), 1, false))
+	require.NoError(t, b.Publish(ctx, "cmd", []byte("still listening"), 1, false))
 	select {
 	case m := <-got:
 		require.Equal(t, "still listening", string(m.Payload))
@@ -279,8 +279,8 @@ func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
 	require.NoError(t, err)
 	waitStatus(t, c, client.StatusStable)
 
-	require.NoError(t, b.Publish("A", []byte("a"), 1, false))
-	require.NoError(t, b.Publish("B", []byte("b"), 1, false))
+	require.NoError(t, b.Publish(ctx, "A", []byte("a"), 1, false))
+	require.NoError(t, b.Publish(ctx, "B", []byte("b"), 1, false))
 	select {
 	case topic := <-got:
 		require.Equal(t, "B", topic, "A was unsubscribed, B subscribed")

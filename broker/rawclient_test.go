@@ -1,0 +1,116 @@
+package broker_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/require"
+)
+
+// rawClient speaks MQTT over plain TCP with mochi's packet codec, for what
+// paho hides or decides for itself: whether the broker wrote a packet
+// before closing, exact keepalive timing, never acknowledging a delivery.
+type rawClient struct {
+	t       *testing.T
+	conn    net.Conn
+	r       *bufio.Reader
+	version byte
+}
+
+// dialRaw connects to addr and completes CONNECT/CONNACK with the given
+// protocol version (4 is 3.1.1, 5 is MQTT 5) and keepalive in seconds;
+// adjust may change the CONNECT.
+func dialRaw(t *testing.T, addr, id string, version byte, keepalive uint16, adjust ...func(*packets.Packet)) *rawClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, testTimeout)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	c := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: version}
+	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
+		ProtocolName: []byte("MQTT"), Clean: true, Keepalive: keepalive, ClientIdentifier: id,
+	}}
+	for _, a := range adjust {
+		a(&connect)
+	}
+	c.send(connect)
+	ack, err := c.receive()
+	require.NoError(t, err)
+	require.Equal(t, packets.Connack, ack.FixedHeader.Type)
+	require.Zero(t, ack.ReasonCode)
+	return c
+}
+
+// subscribe subscribes to filter at qos and waits for the SUBACK.
+func (c *rawClient) subscribe(filter string, qos byte) {
+	c.t.Helper()
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: filter, Qos: qos}}})
+	ack, err := c.receive()
+	require.NoError(c.t, err)
+	require.Equal(c.t, packets.Suback, ack.FixedHeader.Type)
+	require.Equal(c.t, []byte{qos}, ack.ReasonCodes)
+}
+
+func (c *rawClient) send(pk packets.Packet) {
+	c.t.Helper()
+	pk.ProtocolVersion = c.version
+	var buf bytes.Buffer
+	var err error
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		err = pk.ConnectEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
+	case packets.Pingreq:
+		err = pk.PingreqEncode(&buf)
+	default:
+		c.t.Fatalf("rawClient cannot send packet type %d", pk.FixedHeader.Type)
+	}
+	require.NoError(c.t, err)
+	_, err = c.conn.Write(buf.Bytes())
+	require.NoError(c.t, err)
+}
+
+// receive reads the next packet, waiting at most testTimeout; io.EOF means
+// the broker closed the connection.
+func (c *rawClient) receive() (packets.Packet, error) {
+	pk := packets.Packet{ProtocolVersion: c.version}
+	if err := c.conn.SetReadDeadline(time.Now().Add(testTimeout)); err != nil {
+		return pk, err
+	}
+	b, err := c.r.ReadByte()
+	if err != nil {
+		return pk, err
+	}
+	if err := pk.FixedHeader.Decode(b); err != nil {
+		return pk, err
+	}
+	n, _, err := packets.DecodeLength(c.r)
+	if err != nil {
+		return pk, err
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return pk, err
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		err = pk.ConnackDecode(body)
+	case packets.Suback:
+		err = pk.SubackDecode(body)
+	case packets.Publish:
+		err = pk.PublishDecode(body)
+	case packets.Disconnect:
+		err = pk.DisconnectDecode(body)
+	case packets.Pingresp:
+	default:
+		err = fmt.Errorf("unexpected packet type %d", pk.FixedHeader.Type)
+	}
+	return pk, err
+}
