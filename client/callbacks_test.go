@@ -165,7 +165,7 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 	b := broker.NewTLS(t)
 	ctx := testContext(t)
 	cfg := deviceConfig(b, "persistent")
-	cfg.CleanSession = false
+	cfg.PersistentSession = true
 	got := make(chan client.Message, 10)
 	c := connectedClient(t, cfg)
 	_, err := c.Subscribe(ctx, "p", client.QoS1, func(m client.Message) { got <- m })

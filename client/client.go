@@ -11,9 +11,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// defaultRejectAfterCloses is Config.RejectAfterCloses's default.
-const defaultRejectAfterCloses = 3
-
 // Client is an MQTT 3.1.1 device client for AWS IoT Core, the counterpart of
 // AWSIoTPythonSDK's AWSIoTMQTTClient. Create it with New; it is safe for
 // concurrent use.
@@ -36,6 +33,7 @@ type Client struct {
 // New validates cfg, loads its credentials, and returns a client that is
 // not yet connected. Errors name the bad setting (see ConfigError).
 func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -45,24 +43,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	var presign *presigner
 	if cfg.UseWebsocket {
-		if presign, err = newPresigner(&cfg); err != nil {
-			return nil, err
-		}
+		presign = newPresigner(&cfg)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	limit := cfg.OfflineQueueSize // the outbox's terms: < 0 disabled, 0 no bound
-	switch {
-	case limit < 0:
-		limit = 0
-	case limit == 0:
+	limit := cfg.OfflineQueueLimit // the outbox's terms: < 0 disabled, 0 no bound
+	if cfg.DisableOfflineQueue {
 		limit = -1
-	}
-	rejectAfter := cfg.RejectAfterCloses
-	if rejectAfter == 0 {
-		rejectAfter = defaultRejectAfterCloses
 	}
 	return &Client{
 		cfg:           cfg,
@@ -73,9 +62,9 @@ func New(cfg Config) (*Client, error) {
 		s: &session{
 			log:         log,
 			opTimeout:   cfg.OperationTimeout,
-			rejectAfter: max(rejectAfter, 0),
+			rejectAfter: max(cfg.RejectAfterCloses, 0),
 			changed:     make(chan struct{}),
-			out:         outbox{limit: limit, drop: cfg.DropBehavior},
+			out:         outbox{limit: limit, drop: cfg.OfflineQueueDrop},
 		},
 	}, nil
 }

@@ -267,3 +267,50 @@ func TestUsernamePasswordWithoutMetrics(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "alice", ev.Username)
 }
+
+// A ready tls.Config is a complete set of credentials; the host name is
+// filled in for SNI and verification.
+func TestInMemoryTLSConfig(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := client.Config{ClientID: "tlsconf", Host: "localhost", Port: b.Port(), TLSConfig: b.ClientTLSConfig(), Dialer: b.MTLSProxy().DialContext}
+	cfg.TLSConfig.ServerName = ""
+	c := connectedClient(t, cfg)
+	out, err := c.Publish(ctx, "tlsconf", []byte("x"), client.QoS1)
+	require.NoError(t, err)
+	require.Equal(t, client.Sent, out)
+	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "tlsconf"})
+	require.NoError(t, err)
+	require.Equal(t, "localhost", ev.ServerName)
+	require.Equal(t, broker.DefaultThingName, ev.PeerCN)
+}
+
+// While the client stops, its status says so, requests are refused and
+// Connect says why; DisconnectAsync's callback comes exactly once, also
+// when there is nothing to disconnect.
+func TestStoppingIsVisible(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "stopper"))
+	b.Blackhole()
+	defer b.Restore()
+	// Fill the socket buffers, so the DISCONNECT cannot go out and stopping
+	// takes its quiesce time (250 ms).
+	payload := make([]byte, client.DefaultMaxPayloadSize)
+	for range 200 {
+		_, err := c.PublishAsync("fill", payload, client.QoS1, nil)
+		require.NoError(t, err)
+	}
+	acks := make(chan error, 2)
+	require.NoError(t, c.DisconnectAsync(func(err error) { acks <- err }))
+	require.Equal(t, client.StatusStopping, c.Status())
+	require.ErrorIs(t, c.Connect(ctx), client.ErrDisconnecting)
+	_, err := c.Publish(ctx, "t", nil, client.QoS1)
+	require.ErrorIs(t, err, client.ErrNotConnected)
+	require.NoError(t, c.WaitStatus(ctx, client.StatusIdle))
+	require.NoError(t, <-acks)
+
+	require.ErrorIs(t, c.DisconnectAsync(func(err error) { acks <- err }), client.ErrNotConnected)
+	require.ErrorIs(t, <-acks, client.ErrNotConnected, "called once, before DisconnectAsync returned")
+	require.Empty(t, acks)
+}

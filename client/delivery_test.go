@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -324,4 +325,57 @@ func TestACancelledContextSendsNothing(t *testing.T) {
 	require.Equal(t, client.Sent, out)
 	require.Equal(t, map[string]int{"marker": 1}, countPayloads(b, "cancelled"), "only the marker reached the broker")
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindSubscribe, ClientID: "cancelled"}))
+}
+
+// An asynchronous QoS 0 publish on a stable connection is in flight at
+// once and its callback fires when it is written; the broker gets it once.
+func TestAsyncQoS0OnAStableLink(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	c := connectedClient(t, deviceConfig(b, "async0"))
+	acks := make(chan error, 10)
+	for i := range 10 {
+		out, err := c.PublishAsync("async0", []byte(fmt.Sprint(i)), client.QoS0, func(err error) { acks <- err })
+		require.NoError(t, err)
+		require.Contains(t, []client.Outcome{client.InFlight, client.Queued}, out, "in flight, or queued behind the ones before it")
+	}
+	for range 10 {
+		select {
+		case err := <-acks:
+			require.NoError(t, err)
+		case <-ctx.Done():
+			t.Fatal("ack callback missing")
+		}
+	}
+	require.NoError(t, c.Flush(ctx))
+	_, err := b.Events.WaitForN(ctx, 10, broker.Match{Kind: broker.KindPublish, Topic: "async0"})
+	require.NoError(t, err)
+	want := map[string]int{}
+	for i := range 10 {
+		want[fmt.Sprint(i)] = 1
+	}
+	require.Equal(t, want, countPayloads(b, "async0"))
+}
+
+// A sender faster than the connection is held to the queue's bound: what
+// the connection has not taken waits in the queue, under its policy.
+func TestAFastSenderIsHeldToTheQueueBound(t *testing.T) {
+	b := broker.NewTLS(t)
+	ctx := testContext(t)
+	cfg := deviceConfig(b, "bounded")
+	cfg.ConfigureOfflinePublishQueueing(100, client.DropNewest)
+	c := connectedClient(t, cfg)
+	b.Blackhole() // the connection takes a little, then nothing
+	defer b.Restore()
+	payload := make([]byte, 16<<10)
+	full := 0
+	for range 2000 {
+		if _, err := c.PublishAsync("bounded", payload, client.QoS1, nil); errors.Is(err, client.ErrQueueFull) {
+			full++
+		}
+	}
+	require.Positive(t, full, "the bound held")
+	require.LessOrEqual(t, c.QueuedRequests(), 100)
+	b.Restore()
+	require.NoError(t, c.Flush(ctx))
 }

@@ -97,11 +97,11 @@ func (c *Client) pahoOptions(l *link, open func() (net.Conn, error)) *paho.Clien
 	o := paho.NewClientOptions().
 		AddBroker("tls://" + c.endpoint()).
 		SetClientID(c.cfg.ClientID).
-		SetCleanSession(c.cfg.CleanSession).
+		SetCleanSession(!c.cfg.PersistentSession).
 		SetProtocolVersion(4).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetKeepAlive(c.cfg.KeepAlive).
+		SetKeepAlive(c.cfg.keepAlive()).
 		SetPingTimeout(c.cfg.PingTimeout).
 		SetConnectTimeout(c.cfg.ConnectDisconnectTimeout).
 		SetWriteTimeout(handOffTimeout).

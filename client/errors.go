@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -71,24 +72,41 @@ func ctxError(ctx context.Context, what string) error {
 	return fmt.Errorf("client: %s: %w", what, ctx.Err())
 }
 
-// ConfigError names the setting that New rejected, and the Configure method
-// that sets it.
+// ConfigError names the Config field that New rejected, the Configure
+// method that sets it (the Python SDK's method of the same name), and why.
+// A credential file that cannot be read wraps the file system's error, so
+// errors.Is(err, fs.ErrNotExist) holds for a missing file.
 type ConfigError struct {
-	Setting string // the Config field
-	Method  string // the Configure method that sets it, if any
-	Reason  string
+	Field  string // the Config field
+	Method string // the Configure method that sets it, if any
+	Reason string
+	Err    error // the underlying error, if any
 }
 
 func (e *ConfigError) Error() string {
-	s := fmt.Sprintf("client: invalid configuration: %s %s", e.Setting, e.Reason)
+	s := fmt.Sprintf("client: invalid configuration: %s %s", e.Field, e.Reason)
 	if e.Method != "" {
-		s += " (" + e.Method + ")"
+		s += fmt.Sprintf(" (%s; Python's %s)", e.Method, pythonName(e.Method))
 	}
 	return s
 }
 
-// Unwrap makes errors.Is(err, ErrInvalidConfig) hold.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Unwrap makes errors.Is(err, ErrInvalidConfig) hold, and reaches the
+// underlying error.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidConfig}
+	}
+	return []error{ErrInvalidConfig, e.Err}
+}
+
+// pythonName is a Configure method's name in the Python SDK.
+func pythonName(method string) string {
+	if method == "" {
+		return ""
+	}
+	return strings.ToLower(method[:1]) + method[1:]
+}
 
 // ConnectError is a CONNACK that refused the connection.
 type ConnectError struct {

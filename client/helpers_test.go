@@ -92,9 +92,9 @@ func connectedClient(t *testing.T, cfg client.Config) *client.Client {
 	return c
 }
 
-// waitStatus waits for the client to reach a status, polling the status
-// (a cheap read) at 1 ms; bounded by testTimeout.
+// waitStatus waits for the client to reach a status, bounded by
+// testTimeout.
 func waitStatus(t *testing.T, c *client.Client, want client.Status) {
 	t.Helper()
-	require.Eventually(t, func() bool { return c.Status() == want }, testTimeout, time.Millisecond, "status %v", want)
+	require.NoError(t, c.WaitStatus(testContext(t), want))
 }

@@ -18,7 +18,7 @@ type outbox struct {
 }
 
 // enqueue queues r under the offline-queue policy. It returns the outcome,
-// the request dropped to make room (DropOldest; already out of the outbox),
+// the request to drop to make room (DropOldest: the caller finishes it),
 // or the refusal.
 func (o *outbox) enqueue(r *request) (Outcome, *request, error) {
 	switch {
@@ -29,7 +29,6 @@ func (o *outbox) enqueue(r *request) (Outcome, *request, error) {
 			return NotAccepted, nil, ErrQueueFull
 		}
 		oldest := o.firstQ
-		o.remove(oldest)
 		o.pushBack(r, stateQueued)
 		return QueuedDroppedOldest, oldest, nil
 	}

@@ -130,8 +130,8 @@ func TestTLSRefusalIsAClearError(t *testing.T) {
 	expired, err := b.CA.IssueClient("old", certs.Expired())
 	require.NoError(t, err)
 	cfg := deviceConfig(b, "old")
-	cfg.ConfigureCredentialsPEM(b.CA.CertPEM, expired.KeyPEM, expired.CertPEM)
-	cfg.CAFile, cfg.KeyFile, cfg.CertFile = "", "", ""
+	cfg.ConfigureCredentials("", "", "")
+	cfg.CAPEM, cfg.KeyPEM, cfg.CertPEM = b.CA.CertPEM, expired.KeyPEM, expired.CertPEM
 	err = newClient(t, cfg).Connect(ctx)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "network Error")

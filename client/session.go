@@ -106,7 +106,7 @@ func (s *session) submit(r *request, direct bool) (admission, error) {
 	}
 	outcome, dropped, err := s.out.enqueue(r)
 	if dropped != nil {
-		s.finished(dropped, ErrDropped)
+		s.finish(dropped, ErrDropped)
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -184,8 +184,8 @@ func (s *session) settle(r *request, l *link, err error) bool {
 // finish ends a request's life: out of the outbox, the subscription table
 // updated, its synchronous caller and ack callback told, Flush waiters
 // woken, its payload released. err is nil for success, a *SubscribeError,
-// ErrRejectedByBroker or ErrDropped otherwise. s.mu must be held; r must be
-// in the outbox (or be a renewal).
+// ErrRejectedByBroker or ErrDropped otherwise. It is the one function that
+// does; s.mu must be held, and r must be in the outbox (or be a renewal).
 func (s *session) finish(r *request, err error) {
 	if r.kind == kindRenew {
 		r.state = stateFinished
@@ -193,14 +193,6 @@ func (s *session) finish(r *request, err error) {
 		return
 	}
 	s.out.remove(r)
-	s.finished(r, err)
-	s.notifyFlushers()
-}
-
-// finished does what follows a request's removal from the outbox. s.mu
-// must be held.
-func (s *session) finished(r *request, err error) {
-	r.state, r.link = stateFinished, nil
 	var se *SubscribeError
 	switch {
 	case r.kind == kindSubscribe && errors.As(err, &se):
@@ -223,6 +215,7 @@ func (s *session) finished(r *request, err error) {
 		// a writer on a closing connection may still hold it.
 		releasePayload(r.buf)
 	}
+	s.notifyFlushers()
 }
 
 // linkEnded is the one place where requests in flight on a lost connection

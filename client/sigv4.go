@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // sigv4Service is the service name AWS IoT documents for presigned
@@ -49,38 +47,25 @@ type presigner struct {
 	signer *v4.Signer
 }
 
-// newPresigner uses the configured IAM credentials, or else the standard
-// AWS chain (environment, shared config and credentials files, profiles…).
-func newPresigner(cfg *Config) (*presigner, error) {
-	p := &presigner{host: cfg.Host, region: cfg.Region, signer: v4.NewSigner()}
+// newPresigner signs with the configured credentials (validate made sure
+// there are some).
+func newPresigner(cfg *Config) *presigner {
+	p := &presigner{creds: cfg.Credentials, host: cfg.Host, region: cfg.Region, signer: v4.NewSigner()}
 	if cfg.Port != 443 {
 		p.host = fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
 	}
 	if p.region == "" {
 		p.region = regionFromEndpoint(cfg.Host)
 	}
-	if cfg.AccessKeyID != "" || cfg.SecretAccessKey != "" {
-		p.creds = credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)
-		return p, nil
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
-	if err != nil {
-		return nil, &ConfigError{Setting: "AccessKeyID", Method: "ConfigureIAMCredentials",
-			Reason: fmt.Sprintf("is not set, and the AWS configuration cannot be loaded: %v", err)}
-	}
-	p.creds = awsCfg.Credentials
-	return p, nil
+	return p
 }
 
 // url returns a wss URL for /mqtt signed now; the session token is appended
 // after signing, as AWS IoT requires.
 func (p *presigner) url(ctx context.Context, now time.Time) (string, error) {
-	if p.creds == nil {
-		return "", fmt.Errorf("no AWS credentials for WebSocket SigV4: ConfigureIAMCredentials, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile")
-	}
 	c, err := p.creds.Retrieve(ctx)
 	if err != nil {
-		return "", fmt.Errorf("no AWS credentials for WebSocket SigV4 (ConfigureIAMCredentials, the environment, or a profile): %w", err)
+		return "", fmt.Errorf("no AWS credentials for WebSocket SigV4 (Config.Credentials): %w", err)
 	}
 	return p.sign(ctx, c, sigv4Service, now)
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func TestMetricsUsername(t *testing.T) {
 		{"user?x-amz-customauthorizer-name=auth", true, "user?x-amz-customauthorizer-name=auth&" + suffix},
 	}
 	for _, tt := range tests {
-		cfg := Config{Username: tt.username, MetricsCollection: tt.metrics}
+		cfg := Config{Username: tt.username, DisableMetrics: !tt.metrics}
 		require.Equal(t, tt.want, cfg.mqttUsername())
 	}
 }
@@ -129,9 +130,7 @@ func topicMatches(filter, topic string) bool {
 // and a packet id.
 func TestLargestPayloadFitsAnyTopic(t *testing.T) {
 	require.Equal(t, maxRemainingLength, 2+maxTopicLength+2+maxMQTTPayload)
-	cfg := DefaultConfig("x")
-	cfg.ConfigureEndpoint("localhost", 8883)
-	cfg.MaxPayloadSize = maxMQTTPayload
+	cfg := Config{ClientID: "x", Host: "localhost", TLSConfig: &tls.Config{}, MaxPayloadSize: maxMQTTPayload}.withDefaults()
 	require.NoError(t, cfg.validate())
 	cfg.ConfigureDrainingFrequency(1e-9) // one request every 31.7 years still fits
 	require.NoError(t, cfg.validate())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/client/awschain"
 )
 
 var iamCreds = map[string]string{"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
@@ -103,7 +104,9 @@ func TestWebSocketCredentialsFromTheEnvironment(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", iamCreds["AKIDEXAMPLE"])
 	t.Setenv("AWS_SESSION_TOKEN", "FwoG+session/token=")
-	connectedClient(t, websocketConfig(b, "ws-env"))
+	cfg := websocketConfig(b, "ws-env")
+	cfg.Credentials = awschain.Provider()
+	connectedClient(t, cfg)
 	up, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, up.HTTPStatus)
@@ -122,11 +125,17 @@ func TestWebSocketErrorsAreClear(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	c := newClient(t, websocketConfig(b, "ws-nocreds"))
+	cfg := websocketConfig(b, "ws-nocreds")
+	cfg.Credentials = awschain.Provider()
+	c := newClient(t, cfg)
 	require.ErrorContains(t, c.Connect(ctx), "no AWS credentials for WebSocket SigV4")
 
+	// None configured at all: New says where they come from.
+	_, err := client.New(websocketConfig(b, "ws-none"))
+	require.ErrorContains(t, err, "awschain.Provider()")
+
 	// A wrong secret: the broker answers 403, and the error says so.
-	cfg := websocketConfig(b, "ws-wrong")
+	cfg = websocketConfig(b, "ws-wrong")
 	cfg.ConfigureIAMCredentials("AKIDEXAMPLE", "not-the-secret", "")
 	c = newClient(t, cfg)
 	require.ErrorContains(t, c.Connect(ctx), "WebSocket upgrade refused by localhost:443: HTTP 403 Forbidden")
@@ -134,7 +143,7 @@ func TestWebSocketErrorsAreClear(t *testing.T) {
 	// A non-AWS endpoint without a region.
 	cfg = websocketConfig(b, "ws-noregion")
 	cfg.Region = ""
-	_, err := client.New(cfg)
+	_, err = client.New(cfg)
 	require.ErrorContains(t, err, "Region is needed for WebSocket SigV4")
 }
 

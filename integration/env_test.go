@@ -131,7 +131,7 @@ func (e *env) goOffline(c *client.Client) {
 
 func waitStatus(t *testing.T, c *client.Client, want client.Status) {
 	t.Helper()
-	require.Eventually(t, func() bool { return c.Status() == want }, testTimeout, time.Millisecond, "status %v", want)
+	require.NoError(t, c.WaitStatus(testContext(t), want))
 }
 
 // arrival is a message seen at the broker (embedded) or at a directly

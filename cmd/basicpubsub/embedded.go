@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/client/awschain"
 )
 
 // startEmbedded starts the embedded broker for the sample, and returns the
@@ -16,11 +15,7 @@ import (
 func startEmbedded(ctx context.Context, o *options, log *timeline) (*broker.Broker, client.DialFunc, error) {
 	opts := []broker.Option{broker.WithThingName(o.clientID)}
 	if o.websocket {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-w: load AWS configuration: %w", err)
-		}
-		creds, err := awsCfg.Credentials.Retrieve(ctx)
+		creds, err := awschain.Provider().Retrieve(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-w with the embedded broker signs with the AWS credentials of the environment "+
 				"(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, any values will do), and found none: %w", err)

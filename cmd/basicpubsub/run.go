@@ -12,6 +12,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/client/awschain"
 )
 
 // run is the sample: parse the flags, start the embedded broker if no
@@ -45,6 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// seed's exact settings).
 	cfg := client.DefaultConfig(o.clientID)
 	cfg.UseWebsocket = o.websocket
+	if o.websocket {
+		cfg.Credentials = awschain.Provider() // the AWS credentials of the environment, as the Python sample
+	}
 	if b != nil {
 		cfg.Region = "us-east-1" // the embedded broker's name says no region
 		cfg.ConfigureSocketFactory(dial)

@@ -73,7 +73,7 @@ func run(args []string, stdout io.Writer) error {
 	quick := fs.Bool("quick", false, "small runs, to check the report works (its numbers mean little)")
 	rounds := fs.Int("rounds", 0, "throughput rounds per case (default 25; 1 with -quick)")
 	only := fs.String("only", "", "comma-separated measurements to run (default all): "+
-		"throughput, latency, drain-100hz, drain-2hz, backoff, link-loss, reconnect, offline-queue, cost-growth")
+		"throughput, latency, drain-100hz, drain-2hz, backoff, link-loss, reconnect, offline-queue, cost-growth, binary-size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,6 +118,7 @@ func run(args []string, stdout io.Writer) error {
 		{"reconnect", func() ([]row, error) { return reconnectCost(e, sc.reconnectN) }},
 		{"offline-queue", func() ([]row, error) { return offlineQueue(e, sc.queueN) }},
 		{"cost-growth", func() ([]row, error) { return costGrowth(e, sc.growthN, sc.growthReps) }},
+		{"binary-size", binarySize},
 	}
 	selected := map[string]bool{}
 	for _, name := range strings.Split(*only, ",") {

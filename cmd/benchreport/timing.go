@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,17 +20,11 @@ func goOffline(t *target, c *client.Client) error {
 	return waitStatus(c, client.StatusConnecting, 10*time.Second)
 }
 
-// waitStatus polls the client's status (a cheap read) every millisecond, up
-// to timeout.
+// waitStatus waits for the client's status, up to timeout.
 func waitStatus(c *client.Client, want client.Status, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for c.Status() != want {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("client status %v, want %v after %v", c.Status(), want, timeout)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return c.WaitStatus(ctx, want)
 }
 
 // drainAccuracy queues n publishes offline, reconnects, and measures the
@@ -226,38 +218,16 @@ func lossDetection(e endpoint, n int) ([]row, error) {
 		value: pcts(ds), target: "p50 < 1.5 ms", pass: ptr(p50 < 1500*time.Microsecond)}}, nil
 }
 
-// renewals is a slog handler that reports when the client logs that its
-// subscriptions were renewed.
-type renewals struct {
-	at chan time.Time
-}
-
-func (r renewals) Enabled(context.Context, slog.Level) bool { return true }
-func (r renewals) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r renewals) WithGroup(string) slog.Handler            { return r }
-
-func (r renewals) Handle(_ context.Context, rec slog.Record) error {
-	if strings.Contains(rec.Message, "subscriptions renewed") {
-		select {
-		case r.at <- rec.Time:
-		default:
-		}
-	}
-	return nil
-}
-
 // reconnectCost measures link back → connected and resubscribed: from the
-// proxy accepting the successful attempt to the SUBACK of the renewal.
+// proxy accepting the successful attempt to the client being stable again
+// (TLS, CONNACK, and the SUBACK of the renewal).
 func reconnectCost(e endpoint, n int) ([]row, error) {
 	t, err := e.open("reconnect", true)
 	if err != nil {
 		return nil, err
 	}
 	defer t.close()
-	renewed := renewals{at: make(chan time.Time, 1)}
-	cfg := t.config("reconnect")
-	cfg.Logger = slog.New(renewed)
-	c, err := t.connect(cfg)
+	c, err := t.connect(t.config("reconnect"))
 	if err != nil {
 		return nil, err
 	}
@@ -274,19 +244,14 @@ func reconnectCost(e endpoint, n int) ([]row, error) {
 		t.proxy.HangUp(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		accept, err := t.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+		if err == nil {
+			err = c.WaitStatus(ctx, client.StatusStable)
+		}
 		cancel()
 		if err != nil {
 			return nil, err
 		}
-		select {
-		case at := <-renewed.at:
-			ds = append(ds, at.Sub(accept.At))
-		case <-time.After(10 * time.Second):
-			return nil, fmt.Errorf("subscriptions not renewed")
-		}
-		if err := waitStatus(c, client.StatusStable, 10*time.Second); err != nil {
-			return nil, err
-		}
+		ds = append(ds, time.Since(accept.At))
 	}
 	return []row{{section: "Reconnect cost: TCP accept → TLS, CONNACK, SUBACK of the renewal", name: fmt.Sprintf("%d reconnects, 1 subscription", n), value: pcts(ds)}}, nil
 }

@@ -38,59 +38,71 @@ func (c *Config) needsClientCertificate() bool {
 	return !c.UseWebsocket && !(c.Port == 443 && c.Username != "")
 }
 
-// loadCredentials reads the root CA, key and certificate (files, or PEM
-// bytes when no file is given) into a mutual-TLS configuration that trusts
-// only that CA.
-func (c *Config) loadCredentials() (*tls.Config, error) {
-	const method = "ConfigureCredentials"
-	read := func(setting, path string, inMemory []byte) ([]byte, error) {
-		if path == "" {
-			if len(inMemory) == 0 {
-				return nil, &ConfigError{Setting: setting, Method: method,
-					Reason: "is missing: mutual TLS needs the root CA, the private key and the certificate"}
-			}
-			return inMemory, nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, &ConfigError{Setting: setting, Method: method, Reason: fmt.Sprintf("%q cannot be read: %v", path, err)}
-		}
-		return data, nil
+// credential is one PEM input: a file, or bytes in memory.
+type credential struct {
+	field string // the file's Config field
+	path  string
+	pem   []byte
+	what  string // "the root CA", …
+}
+
+// read returns the PEM, naming what is missing or unreadable.
+func (cr credential) read() ([]byte, error) {
+	if cr.path == "" && len(cr.pem) == 0 {
+		return nil, invalid(cr.field, "is missing: mutual TLS needs the root CA, the private key and the certificate")
 	}
-	caPEM, err := read("CAFile", c.CAFile, c.CAPEM)
+	if cr.path == "" {
+		return cr.pem, nil
+	}
+	data, err := os.ReadFile(cr.path)
+	if err != nil {
+		e := invalid(cr.field, fmt.Sprintf("%q cannot be read: %v", cr.path, err)).(*ConfigError)
+		e.Err = err
+		return nil, e
+	}
+	return data, nil
+}
+
+// String names the input in errors.
+func (cr credential) String() string {
+	if cr.path == "" {
+		return "(in memory) " + cr.what
+	}
+	return quote(cr.path) + " " + cr.what
+}
+
+// loadCredentials reads the root CA, key and certificate (files, or PEM
+// bytes; validate made sure there is one source) into a mutual-TLS
+// configuration that trusts only that CA.
+func (c *Config) loadCredentials() (*tls.Config, error) {
+	ca := credential{"CAFile", c.CAFile, c.CAPEM, "the root CA"}
+	key := credential{"KeyFile", c.KeyFile, c.KeyPEM, "the key"}
+	cert := credential{"CertFile", c.CertFile, c.CertPEM, "the certificate"}
+	caPEM, err := ca.read()
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, &ConfigError{Setting: "CAFile", Method: method, Reason: describe(c.CAFile, "holds no PEM certificate")}
+		return nil, invalid("CAFile", ca.String()+" holds no PEM certificate")
 	}
 	t := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	noKeyPair := c.KeyFile == "" && c.CertFile == "" && len(c.KeyPEM) == 0 && len(c.CertPEM) == 0
+	noKeyPair := key.path == "" && cert.path == "" && len(key.pem) == 0 && len(cert.pem) == 0
 	if noKeyPair && !c.needsClientCertificate() {
 		return t, nil
 	}
-	keyPEM, err := read("KeyFile", c.KeyFile, c.KeyPEM)
+	keyPEM, err := key.read()
 	if err != nil {
 		return nil, err
 	}
-	certPEM, err := read("CertFile", c.CertFile, c.CertPEM)
+	certPEM, err := cert.read()
 	if err != nil {
 		return nil, err
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, &ConfigError{Setting: "KeyFile/CertFile", Method: method,
-			Reason: fmt.Sprintf("%s and %s are not a usable key pair: %v", describe(c.KeyFile, "the key"), describe(c.CertFile, "the certificate"), err)}
+		return nil, invalid("CertFile", fmt.Sprintf("%s and %s are not a usable key pair: %v", cert, key, err))
 	}
 	t.Certificates = []tls.Certificate{pair}
 	return t, nil
-}
-
-// describe names a file, or says what is meant when the input was in memory.
-func describe(path, what string) string {
-	if path == "" {
-		return "(in memory) " + what
-	}
-	return quote(path) + " " + what
 }
