@@ -204,4 +204,3 @@ func (c *Client) Flush(ctx context.Context) error {
 		return ctxError(ctx, "flushing")
 	}
 }
-

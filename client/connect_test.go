@@ -292,15 +292,7 @@ func TestStoppingIsVisible(t *testing.T) {
 	b := broker.NewTLS(t)
 	ctx := testContext(t)
 	c := connectedClient(t, deviceConfig(b, "stopper"))
-	b.Blackhole()
-	defer b.Restore()
-	// Fill the socket buffers, so the DISCONNECT cannot go out and stopping
-	// takes its quiesce time (250 ms).
-	payload := make([]byte, client.DefaultMaxPayloadSize)
-	for range 200 {
-		_, err := c.PublishAsync("fill", payload, client.QoS1, nil)
-		require.NoError(t, err)
-	}
+	stall(t, b, c) // the DISCONNECT cannot go out: stopping takes its quiesce time (250 ms)
 	acks := make(chan error, 2)
 	require.NoError(t, c.DisconnectAsync(func(err error) { acks <- err }))
 	require.Equal(t, client.StatusStopping, c.Status())

@@ -98,3 +98,16 @@ func waitStatus(t *testing.T, c *client.Client, want client.Status) {
 	t.Helper()
 	require.NoError(t, c.WaitStatus(testContext(t), want))
 }
+
+// stall blackholes b's links and gives c's connection 16 MiB of QoS 1
+// publishes, more than the socket buffers hold, so paho's writer blocks.
+func stall(t *testing.T, b *broker.Broker, c *client.Client) {
+	t.Helper()
+	b.Blackhole()
+	t.Cleanup(b.Restore)
+	payload := make([]byte, client.DefaultMaxPayloadSize)
+	for range 128 {
+		_, err := c.PublishAsync("stall", payload, client.QoS1, nil)
+		require.NoError(t, err)
+	}
+}
