@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -96,8 +97,11 @@ func (c *Client) UnsubscribeAsync(topic string, ackCallback func(error)) (Outcom
 // refusedContext refuses a request whose context has already ended: it is
 // neither sent nor queued.
 func refusedContext(ctx context.Context, k reqKind, topic string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("client: %s %q not sent: %w", k, topic, err)
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s %q not sent, not queued (its context's deadline had passed)", ErrTimeout, k, topic)
+	case err != nil:
+		return fmt.Errorf("client: %s %q not sent, not queued: %w", k, topic, err)
 	}
 	return nil
 }

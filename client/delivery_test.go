@@ -195,7 +195,9 @@ func TestSyncCallsReturnByTheirDeadlineOnAStalledLink(t *testing.T) {
 		defer cancel()
 		out, err := c.Publish(ctx, "stall", []byte("x"), client.QoS1)
 		require.ErrorIs(t, err, client.ErrTimeout)
-		require.Contains(t, []client.Outcome{client.Pending, client.Queued}, out)
+		// Pending, or, on a loaded machine, NotAccepted: the context ended
+		// before the call.
+		require.Contains(t, []client.Outcome{client.Pending, client.NotAccepted}, out)
 	})
 	t.Logf("longest Publish with a 1 ms context on a stalled link: %v", worst)
 	require.Less(t, worst, 500*time.Millisecond, "Publish with a 1 ms context")
