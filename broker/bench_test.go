@@ -13,7 +13,7 @@ import (
 // and device certificates, files written) and its Close.
 func BenchmarkStart(b *testing.B) {
 	for b.Loop() {
-		br, err := broker.Start()
+		br, err := broker.StartTLS()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func BenchmarkStart(b *testing.B) {
 // handshake, CONNECT/CONNACK) through the fault proxy.
 func BenchmarkMTLSConnect(b *testing.B) {
 	br := broker.NewTLS(b)
-	opts := paho.NewClientOptions().AddBroker("tls://" + br.Addr()).SetClientID("bench").
+	opts := paho.NewClientOptions().AddBroker("tls://" + br.MTLS().Addr).SetClientID("bench").
 		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false)
 	for b.Loop() {
 		c := paho.NewClient(opts)
@@ -45,7 +45,7 @@ func BenchmarkMTLSConnect(b *testing.B) {
 func BenchmarkCutToConnectionLost(b *testing.B) {
 	br := broker.NewTLS(b)
 	lost := make(chan time.Time, 1)
-	opts := paho.NewClientOptions().AddBroker("tls://" + br.Addr()).SetClientID("bench").
+	opts := paho.NewClientOptions().AddBroker("tls://" + br.MTLS().Addr).SetClientID("bench").
 		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { lost <- time.Now() })
 	c := paho.NewClient(opts)

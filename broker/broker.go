@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,12 +18,6 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/iotmqtt/iotmqtt/certs"
-)
-
-// Listener names, as they appear in Event.Listener.
-const (
-	ListenerMTLS = "mtls"
-	ListenerTCP  = "tcp"
 )
 
 // ALPNMQTTCA is the TLS application protocol AWS IoT expects for MQTT with
@@ -42,77 +35,11 @@ const DefaultThingName = "iotmqtt-device"
 // stopTimeout bounds the shutdown of one mochi server.
 const stopTimeout = 5 * time.Second
 
-type config struct {
-	ca           *certs.CA
-	hosts        []string
-	plainTCP     bool
-	webSocket    map[string]string // access key id → secret; nil: no wss listener
-	authorize    func(username, password string) bool
-	logger       *slog.Logger
-	thingName    string
-	capabilities func(*mqtt.Capabilities)
-	skipMessages bool
-	eventLimit   int
-}
-
-// Option configures a Broker.
-type Option func(*config)
-
-// WithCA uses ca instead of a freshly generated CA.
-func WithCA(ca *certs.CA) Option { return func(c *config) { c.ca = ca } }
-
-// WithHosts sets the names and addresses in the server certificate (default
-// "localhost" and 127.0.0.1).
-func WithHosts(hosts ...string) Option { return func(c *config) { c.hosts = hosts } }
-
-// WithPlainTCP also starts a plain (no TLS) MQTT listener, see TCPAddr.
-func WithPlainTCP() Option { return func(c *config) { c.plainTCP = true } }
-
-// WithWebSocket also starts a WebSocket listener (wss, path /mqtt as on AWS
-// IoT, see WSSAddr) that accepts upgrade requests presigned with SigV4 by
-// one of these credentials (access key id → secret access key), for the
-// service iotdevicegateway or iotdata, and refuses others with HTTP 403.
-func WithWebSocket(credentials map[string]string) Option {
-	return func(c *config) { c.webSocket = maps.Clone(credentials) }
-}
-
-// WithCustomAuthorizer lets clients without a certificate connect to the
-// mutual-TLS listener if they negotiate ALPN "mqtt" (AWS IoT's custom
-// authentication on port 443) and authorize accepts their MQTT user name
-// and password; refused ones get CONNACK return code 5.
-func WithCustomAuthorizer(authorize func(username, password string) bool) Option {
-	return func(c *config) { c.authorize = authorize }
-}
-
-// WithoutMessageRecording keeps PUBLISH, PUBACK and deliveries out of the
-// recorder, for throughput runs where recording every message would cost
-// more than the broker itself. Connection life is still recorded, and so
-// are DROPPED messages, without their payloads.
-func WithoutMessageRecording() Option { return func(c *config) { c.skipMessages = true } }
-
-// WithEventLimit makes the recorder (Broker.Events) keep the latest limit
-// events instead of DefaultEventLimit; 0 keeps every event.
-func WithEventLimit(limit int) Option { return func(c *config) { c.eventLimit = limit } }
-
-// WithLogger sends mochi's log to l (default: discarded).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithThingName names the ready-made device credentials (default
-// DefaultThingName).
-func WithThingName(name string) Option { return func(c *config) { c.thingName = name } }
-
-// WithCapabilities adjusts mochi's capabilities (packet size limit, session
-// expiry, …) before the broker starts, and again on every Restart.
-func WithCapabilities(fn func(*mqtt.Capabilities)) Option {
-	return func(c *config) { c.capabilities = fn }
-}
-
 // Broker is an in-process MQTT 3.1.1 broker (mochi) for tests and local
-// runs. Its mutual-TLS listener accepts only client certificates issued by
-// its CA and negotiates ALPN x-amzn-mqtt-ca as AWS IoT does on port 443.
-// Every listener sits behind a fault Proxy, so links can be cut, refused and
-// blackholed; protocol faults come from mochi hooks; Events records what the
-// broker saw.
+// runs. Its mutual-TLS listeners accept only client certificates issued by
+// its CA. Every listener sits behind a fault Proxy, so links can be cut,
+// refused and blackholed; protocol faults come from mochi hooks; Events
+// records what the broker saw.
 type Broker struct {
 	// Events records everything the broker saw, in order, with times; it
 	// keeps the latest DefaultEventLimit events (see WithEventLimit).
@@ -121,14 +48,16 @@ type Broker struct {
 	// certificates are accepted.
 	CA *certs.CA
 
-	cfg            config
-	serverCert     tls.Certificate
-	serverTLS      *tls.Config
-	device         *certs.KeyPair
-	files          certs.DeviceFiles
-	dir            string
-	faults         faults
-	mtls, tcp, wss *Proxy
+	cfg        config
+	net        network
+	host       string // the host name clients use
+	serverCert tls.Certificate
+	serverTLS  *tls.Config
+	device     *certs.KeyPair
+	files      certs.DeviceFiles
+	dir        string
+	faults     faults
+	listeners  map[string]*Listener // by name; fixed after start
 
 	mu        sync.Mutex // guards srv, inboxes, closed, wsSecrets
 	srv       *mqtt.Server
@@ -139,17 +68,29 @@ type Broker struct {
 	pub       *publisher
 }
 
-// Start starts a broker on 127.0.0.1 with fresh certificates (unless WithCA
-// is given). Close it when done. If setup fails, everything opened so far
-// is closed again and the error says which step failed.
-func Start(opts ...Option) (*Broker, error) {
+// StartTLS starts a broker with its mutual-TLS listener (and the others its
+// options ask for) on 127.0.0.1, with fresh certificates unless WithCA is
+// given. Close it when done. If setup fails, everything opened so far is
+// closed again and the error says which step failed. In a test, NewTLS
+// does the same and closes it when the test ends.
+func StartTLS(opts ...Option) (*Broker, error) {
 	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), eventLimit: DefaultEventLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	b := &Broker{
-		Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, inboxes: make(map[*Inbox]struct{}),
-		wsSecrets: cfg.webSocket, pub: newPublisher(),
+		Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, net: tcpNetwork{}, host: "localhost",
+		inboxes: make(map[*Inbox]struct{}), wsSecrets: cfg.webSocket, pub: newPublisher(),
+		listeners: make(map[string]*Listener),
+	}
+	if cfg.memory {
+		return nil, errors.New("broker: WithMemoryNetwork: not wired yet") // replaced once internal/memnet lands
+	}
+	for _, h := range cfg.hosts {
+		if net.ParseIP(h) == nil {
+			b.host = h
+			break
+		}
 	}
 	if err := b.start(); err != nil {
 		b.Close()
@@ -158,26 +99,34 @@ func Start(opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
-// start makes the credentials, the proxies and the first mochi server.
+// start makes the credentials, the listeners' proxies and the first mochi
+// server.
 func (b *Broker) start() error {
 	if err := b.makeCredentials(); err != nil {
 		return err
 	}
-	// The proxies start pointing nowhere; startServer gives them their
-	// upstream before anything can connect to them meaningfully.
-	var err error
-	if b.mtls, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerMTLS)); err != nil {
-		return err
+	names := []string{ListenerMTLS}
+	if b.cfg.alpn {
+		names = append(names, ListenerALPN)
 	}
 	if b.cfg.plainTCP {
-		if b.tcp, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerTCP)); err != nil {
-			return err
-		}
+		names = append(names, ListenerTCP)
 	}
 	if b.cfg.webSocket != nil {
-		if b.wss, err = NewProxy("127.0.0.1:0", ProxyRecorder(b.Events, ListenerWSS)); err != nil {
-			return err
+		names = append(names, ListenerWSS)
+	}
+	for _, name := range names {
+		// The proxies start with no upstream; startServer gives them
+		// theirs once the listeners are up.
+		addr := b.cfg.addrs[name]
+		if addr == "" {
+			addr = "127.0.0.1:0"
 		}
+		p, err := newProxy("", ProxyWithListenAddr(addr), ProxyWithRecorder(b.Events, name), proxyWithNetwork(b.net))
+		if err != nil {
+			return fmt.Errorf("broker: listener %s: %w", name, err)
+		}
+		b.listeners[name] = newListener(name, b.host, p)
 	}
 	srv, err := b.startServer()
 	if err != nil {
@@ -253,47 +202,52 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("broker: listen: %w", err)
-	}
-	tl := newTLSListener(inner, b.serverTLS, b.Events, ListenerMTLS, b.clientAddr)
-	opened = append(opened, tl.Close)
-	tl.customAuth = b.cfg.authorize != nil
-	if err := srv.AddListener(listeners.NewNet(ListenerMTLS, keepaliveListener{tl})); err != nil {
-		return nil, fmt.Errorf("broker: add listener: %w", err)
-	}
-	var plain net.Listener
-	if b.tcp != nil {
-		if plain, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	upstreams := make(map[string]string) // listener name → where its proxy forwards
+	for _, name := range b.listenerNames() {
+		inner, err := b.net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
 			return nil, fmt.Errorf("broker: listen: %w", err)
 		}
-		opened = append(opened, plain.Close)
-		if err := srv.AddListener(listeners.NewNet(ListenerTCP, keepaliveListener{plain})); err != nil {
-			return nil, fmt.Errorf("broker: add listener: %w", err)
+		upstreams[name] = inner.Addr().String()
+		var ml listeners.Listener
+		switch name {
+		case ListenerMTLS, ListenerALPN:
+			tl := newTLSListener(inner, b.serverTLS, b.Events, name, b.clientAddr)
+			tl.customAuth = b.cfg.authorize != nil
+			tl.requireALPN = name == ListenerALPN
+			opened = append(opened, tl.Close)
+			ml = listeners.NewNet(name, keepaliveListener{tl})
+		case ListenerTCP:
+			opened = append(opened, inner.Close)
+			ml = listeners.NewNet(name, keepaliveListener{inner})
+		case ListenerWSS:
+			ws := newWSListener(b, inner, b.serverCert)
+			opened = append(opened, ws.ln.Close)
+			ml = ws
 		}
-	}
-	var ws *wsListener
-	if b.wss != nil {
-		if ws, err = newWSListener(b, b.serverCert); err != nil {
-			return nil, err
-		}
-		opened = append(opened, ws.ln.Close)
-		if err := srv.AddListener(ws); err != nil {
-			return nil, fmt.Errorf("broker: add listener: %w", err)
+		if err := srv.AddListener(ml); err != nil {
+			return nil, fmt.Errorf("broker: add listener %s: %w", name, err)
 		}
 	}
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	b.mtls.SetUpstream(tl.Addr().String())
-	if plain != nil {
-		b.tcp.SetUpstream(plain.Addr().String())
-	}
-	if ws != nil {
-		b.wss.SetUpstream(ws.Address())
+	for name, up := range upstreams {
+		b.listeners[name].Proxy.SetUpstream(up)
 	}
 	return srv, nil
+}
+
+// listenerNames returns the names of the broker's listeners, in a fixed
+// order.
+func (b *Broker) listenerNames() []string {
+	var names []string
+	for _, name := range []string{ListenerMTLS, ListenerALPN, ListenerTCP, ListenerWSS} {
+		if b.listeners[name] != nil {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // stopServer closes a mochi server once its clients are gone, guarding
@@ -316,12 +270,11 @@ func stopServer(srv *mqtt.Server) error {
 	}
 }
 
+// proxies returns the listeners' proxies.
 func (b *Broker) proxies() []*Proxy {
 	var ps []*Proxy
-	for _, p := range []*Proxy{b.mtls, b.tcp, b.wss} {
-		if p != nil {
-			ps = append(ps, p)
-		}
+	for _, name := range b.listenerNames() {
+		ps = append(ps, b.listeners[name].Proxy)
 	}
 	return ps
 }
@@ -337,44 +290,33 @@ func (b *Broker) clientAddr(upstreamSide string) string {
 	return upstreamSide
 }
 
-// Host returns the host clients connect to: "127.0.0.1".
-func (b *Broker) Host() string { h, _, _ := net.SplitHostPort(b.mtls.Addr()); return h }
+// MTLS returns the mutual-TLS listener (AWS IoT's port 8883), which always
+// runs.
+func (b *Broker) MTLS() *Listener { return b.listeners[ListenerMTLS] }
 
-// Port returns the mutual-TLS port.
-func (b *Broker) Port() int {
-	_, p, _ := net.SplitHostPort(b.mtls.Addr())
-	n, _ := strconv.Atoi(p)
-	return n
-}
+// ALPN returns the listener of AWS IoT's port 443 (mutual TLS requiring
+// ALPN), or nil without WithALPN.
+func (b *Broker) ALPN() *Listener { return b.listeners[ListenerALPN] }
 
-// Addr returns the mutual-TLS address, "127.0.0.1:port".
-func (b *Broker) Addr() string { return b.mtls.Addr() }
+// TCP returns the plain MQTT listener, or nil without WithPlainTCP.
+func (b *Broker) TCP() *Listener { return b.listeners[ListenerTCP] }
 
-// TCPAddr returns the plain-TCP address, or "" unless WithPlainTCP was given.
-func (b *Broker) TCPAddr() string {
-	if b.tcp == nil {
-		return ""
+// WebSocket returns the WebSocket listener, or nil without WithWebSocket.
+func (b *Broker) WebSocket() *Listener { return b.listeners[ListenerWSS] }
+
+// Listeners returns every listener the broker runs.
+func (b *Broker) Listeners() []*Listener {
+	var ls []*Listener
+	for _, name := range b.listenerNames() {
+		ls = append(ls, b.listeners[name])
 	}
-	return b.tcp.Addr()
+	return ls
 }
-
-// WSSAddr returns the WebSocket (wss) address, or "" unless WithWebSocket
-// was given. Clients connect to wss://localhost:port/mqtt (the server
-// certificate covers localhost and 127.0.0.1).
-func (b *Broker) WSSAddr() string {
-	if b.wss == nil {
-		return ""
-	}
-	return b.wss.Addr()
-}
-
-// WSSProxy returns the fault proxy in front of the WebSocket listener, or nil.
-func (b *Broker) WSSProxy() *Proxy { return b.wss }
 
 // SetWebSocketCredentials replaces the credentials (access key id → secret
 // access key) whose signatures the WebSocket listener accepts.
 func (b *Broker) SetWebSocketCredentials(credentials map[string]string) {
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
+	b.Events.add(Event{Kind: KindFault, Fault: FaultWebSocketCredentials, Detail: fmt.Sprintf("WebSocket credentials: %d key(s)", len(credentials))})
 	b.mu.Lock()
 	b.wsSecrets = maps.Clone(credentials)
 	b.mu.Unlock()
@@ -385,12 +327,6 @@ func (b *Broker) webSocketSecrets() map[string]string {
 	defer b.mu.Unlock()
 	return b.wsSecrets
 }
-
-// MTLSProxy returns the fault proxy in front of the mutual-TLS listener.
-func (b *Broker) MTLSProxy() *Proxy { return b.mtls }
-
-// TCPProxy returns the fault proxy in front of the plain listener, or nil.
-func (b *Broker) TCPProxy() *Proxy { return b.tcp }
 
 // ClientFiles returns the ready-made device credentials as files (root CA,
 // certificate, private key), named as in AWS's device kit.
@@ -405,7 +341,7 @@ func (b *Broker) ClientTLSConfig() *tls.Config {
 	return &tls.Config{
 		RootCAs:      b.CA.CertPool(),
 		Certificates: []tls.Certificate{b.device.TLSCertificate()},
-		ServerName:   b.Host(),
+		ServerName:   b.host,
 		MinVersion:   tls.VersionTLS12,
 	}
 }
@@ -420,11 +356,13 @@ func (b *Broker) Mochi() *mqtt.Server {
 // CutLinks closes every client connection on every listener and returns how
 // many it closed; the listeners keep accepting.
 func (b *Broker) CutLinks(mode CutMode) int {
-	n := 0
+	var cut []*link
 	for _, p := range b.proxies() {
-		n += p.CutLinks(mode)
+		cut = append(cut, p.linksWhere(func(*link) bool { return true })...)
 	}
-	return n
+	b.Events.add(Event{Kind: KindFault, Fault: FaultCut, Detail: fmt.Sprintf("cut %d link(s) with %v", len(cut), mode)})
+	closeLinks(cut, mode)
+	return len(cut)
 }
 
 // CutClient closes the connection of one client, found by client id.
@@ -440,7 +378,7 @@ func (b *Broker) CutClient(clientID string, mode CutMode) error {
 	if len(links) == 0 {
 		return fmt.Errorf("broker: cut client %q: no link from %s", clientID, cl.Net.Remote)
 	}
-	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "cut client link with " + mode.String()})
+	b.Events.add(Event{Kind: KindFault, Fault: FaultCut, ClientID: clientID, Detail: "cut client link with " + mode.String()})
 	closeLinks(links, mode)
 	return nil
 }
@@ -461,7 +399,7 @@ func (b *Broker) DisconnectClient(clientID string) error {
 	if !ok || cl.Closed() {
 		return fmt.Errorf("broker: disconnect client %q: not connected", clientID)
 	}
-	b.Events.add(Event{Kind: KindFault, ClientID: clientID, Detail: "disconnect client"})
+	b.Events.add(Event{Kind: KindFault, Fault: FaultDisconnect, ClientID: clientID, Detail: "disconnect client"})
 	if cl.Properties.ProtocolVersion == 5 {
 		code := packets.ErrServerShuttingDown
 		// Best effort, as in mochi's own DisconnectClient: the link is
@@ -476,86 +414,6 @@ func (b *Broker) DisconnectClient(clientID string) error {
 	return nil
 }
 
-// Refuse makes new connections fail with ECONNREFUSED on every listener,
-// until Accept.
-func (b *Broker) Refuse() {
-	for _, p := range b.proxies() {
-		p.Refuse()
-	}
-}
-
-// Accept ends Refuse: the same ports accept again.
-func (b *Broker) Accept() error {
-	for _, p := range b.proxies() {
-		if err := p.Accept(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// HangUp makes every listener close new connections right after accepting
-// them, while on is true (see Proxy.HangUp).
-func (b *Broker) HangUp(on bool) {
-	for _, p := range b.proxies() {
-		p.HangUp(on)
-	}
-}
-
-// Blackhole holds all traffic on every link without closing anything, until
-// Restore.
-func (b *Broker) Blackhole() {
-	for _, p := range b.proxies() {
-		p.Blackhole()
-	}
-}
-
-// Restore ends Blackhole; held bytes are delivered.
-func (b *Broker) Restore() {
-	for _, p := range b.proxies() {
-		p.Restore()
-	}
-}
-
-// RejectConnect makes the broker answer every CONNECT with a CONNACK carrying
-// the MQTT 3.1.1 return code rc (1–5) and close the connection, until
-// AllowConnect.
-func (b *Broker) RejectConnect(rc byte) error {
-	if _, ok := v3Refusals[rc]; !ok {
-		return fmt.Errorf("broker: reject connect: return code %d is not an MQTT 3.1.1 refusal (1-5)", rc)
-	}
-	b.Events.add(Event{Kind: KindFault, Detail: "reject CONNECT with rc " + describeRefusal(rc)})
-	b.faults.connackCode.Store(uint32(rc))
-	return nil
-}
-
-// AllowConnect ends RejectConnect.
-func (b *Broker) AllowConnect() {
-	b.Events.add(Event{Kind: KindFault, Detail: "allow CONNECT"})
-	b.faults.connackCode.Store(0)
-}
-
-// WithholdPuback makes the broker drop client PUBLISH packets without
-// PUBACK and without delivery (on true), or behave normally (on false).
-func (b *Broker) WithholdPuback(on bool) {
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("withhold PUBACK: %v", on)})
-	b.faults.withholdPuback.Store(on)
-}
-
-// AckWithoutDelivery makes the broker acknowledge client PUBLISH packets but
-// deliver them to nobody (on true), or behave normally (on false).
-func (b *Broker) AckWithoutDelivery(on bool) {
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("PUBACK without delivery: %v", on)})
-	b.faults.ackNoDelivery.Store(on)
-}
-
-// RefuseSubscription makes the broker refuse SUBSCRIBE requests for filter
-// (SUBACK 0x80) while refuse is true.
-func (b *Broker) RefuseSubscription(filter string, refuse bool) {
-	b.Events.add(Event{Kind: KindFault, Detail: fmt.Sprintf("refuse subscription to %q: %v", filter, refuse)})
-	b.faults.refuseSubscription(filter, refuse)
-}
-
 // Restart replaces the mochi server with a fresh one, as a broker restart
 // would: every link is cut, every session and retained message is lost, and
 // the ports stay the same. Inline subscriptions (Subscribe) are carried over.
@@ -565,7 +423,7 @@ func (b *Broker) Restart() error {
 	if b.closed {
 		return errors.New("broker: restart: closed")
 	}
-	b.Events.add(Event{Kind: KindFault, Detail: "restart"})
+	b.Events.add(Event{Kind: KindFault, Fault: FaultRestart, Detail: "restart"})
 	old := b.srv
 	srv, err := b.startServer() // proxies now send new links to srv
 	if err != nil {
@@ -598,10 +456,8 @@ func (b *Broker) Close() error {
 	b.inboxes = nil
 	b.mu.Unlock()
 
-	for _, p := range []*Proxy{b.mtls, b.tcp, b.wss} {
-		if p != nil {
-			p.Close()
-		}
+	for _, l := range b.listeners {
+		l.Proxy.Close()
 	}
 	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error

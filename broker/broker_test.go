@@ -17,20 +17,13 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// testTimeout bounds every wait in this package; generous for a loaded
-// 2-core machine.
-const testTimeout = 10 * time.Second
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testTimeout bounds the waits of raw clients in this package.
+const testTimeout = testenv.Timeout
 
 // pahoClient is a raw paho client wired for tests: MQTT 3.1.1, no automatic
 // reconnect, and a channel for its connection-lost callbacks.
@@ -65,7 +58,7 @@ func newPaho(t *testing.T, addr string, tlsCfg *tls.Config, id string, adjust ..
 
 func connected(t *testing.T, b *broker.Broker, id string, adjust ...func(*paho.ClientOptions)) *pahoClient {
 	t.Helper()
-	pc := newPaho(t, b.Addr(), b.ClientTLSConfig(), id, adjust...)
+	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), id, adjust...)
 	require.NoError(t, wait(pc.Connect()))
 	return pc
 }
@@ -90,7 +83,7 @@ func waitLost(t *testing.T, pc *pahoClient) error {
 
 func TestMutualTLSConnectPublishSubscribe(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "thing-1", func(o *paho.ClientOptions) {
 		o.SetKeepAlive(30 * time.Second)
 		o.SetUsername("user?SDK=Go")
@@ -144,11 +137,11 @@ func TestMutualTLSConnectPublishSubscribe(t *testing.T) {
 
 func TestSNIAndALPN(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := b.ClientTLSConfig()
 	cfg.ServerName = "localhost"
 	cfg.NextProtos = []string{broker.ALPNMQTTCA}
-	pc := newPaho(t, b.Addr(), cfg, "alpn-thing")
+	pc := newPaho(t, b.MTLS().Addr, cfg, "alpn-thing")
 	require.NoError(t, wait(pc.Connect()))
 
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "alpn-thing"})
@@ -162,8 +155,8 @@ func TestClientFilesWorkLikeADeviceKit(t *testing.T) {
 	files := b.ClientFiles()
 	pool, kp, err := certs.LoadDeviceFiles(files)
 	require.NoError(t, err)
-	cfg := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: b.Host()}
-	pc := newPaho(t, b.Addr(), cfg, "file-thing")
+	cfg := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: b.MTLS().Host}
+	pc := newPaho(t, b.MTLS().Addr, cfg, "file-thing")
 	require.NoError(t, wait(pc.Connect()))
 }
 
@@ -190,13 +183,13 @@ func TestRefusesBadClientCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testContext(t)
-			cfg := &tls.Config{RootCAs: b.CA.CertPool(), ServerName: b.Host()}
+			ctx := testenv.Context(t)
+			cfg := &tls.Config{RootCAs: b.CA.CertPool(), ServerName: b.MTLS().Host}
 			if tt.cert != nil {
 				cfg.Certificates = []tls.Certificate{tt.cert.TLSCertificate()}
 			}
 			mark := b.Events.Seq()
-			pc := newPaho(t, b.Addr(), cfg, "bad-"+tt.name)
+			pc := newPaho(t, b.MTLS().Addr, cfg, "bad-"+tt.name)
 			err := wait(pc.Connect())
 			require.Error(t, err)
 
@@ -212,7 +205,7 @@ func TestCutLinks(t *testing.T) {
 	for _, mode := range []broker.CutMode{broker.FIN, broker.RST} {
 		t.Run(mode.String(), func(t *testing.T) {
 			b := broker.NewTLS(t)
-			ctx := testContext(t)
+			ctx := testenv.Context(t)
 			pc := connected(t, b, "cut-"+mode.String())
 			require.Equal(t, 1, b.CutLinks(mode))
 			err := waitLost(t, pc)
@@ -233,27 +226,27 @@ func TestRefuseThenAcceptOnSamePort(t *testing.T) {
 	b := broker.NewTLS(t)
 	pc := connected(t, b, "refuse-thing")
 
-	b.Refuse()
-	_, err := net.DialTimeout("tcp", b.Addr(), time.Second)
+	b.SetFault(broker.Refuse, true)
+	_, err := net.DialTimeout("tcp", b.MTLS().Addr, time.Second)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.True(t, pc.IsConnectionOpen(), "existing links survive Refuse")
 
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	again := connected(t, b, "refuse-thing-2")
 	require.True(t, again.IsConnectionOpen())
 }
 
 func TestHangUpRecordsEveryAttempt(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	mark := b.Events.Seq()
-	b.HangUp(true)
-	pc := newPaho(t, b.Addr(), b.ClientTLSConfig(), "hung")
+	b.SetFault(broker.HangUp, true)
+	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "hung")
 	require.Error(t, wait(pc.Connect()), "EOF, or a reset if the ClientHello was already in flight")
 	a, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	require.Equal(t, "hung up", a.Detail)
-	b.HangUp(false)
+	require.Equal(t, broker.FaultHangUp, a.Fault, "the accept was hung up")
+	b.SetFault(broker.HangUp, false)
 	// A fresh client: paho completes a failed Connect's token before it
 	// resets its status, so connecting the same client again at once can
 	// fail with "status can only transition to connecting from
@@ -263,13 +256,13 @@ func TestHangUpRecordsEveryAttempt(t *testing.T) {
 
 func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "bh-thing", func(o *paho.ClientOptions) {
 		o.SetKeepAlive(time.Second)
 		o.SetPingTimeout(500 * time.Millisecond)
 	})
 	mark := b.Events.Seq()
-	b.Blackhole()
+	b.SetFault(broker.Blackhole, true)
 	tok := pc.Publish("held", 0, false, "held")
 	require.NoError(t, wait(tok), "a QoS0 write succeeds into the hole")
 	err := waitLost(t, pc)
@@ -277,10 +270,10 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPublish, Topic: "held", After: mark}), "held bytes are not delivered while blackholed")
 
 	// A new connection gets through TCP but not through MQTT.
-	stuck := newPaho(t, b.Addr(), b.ClientTLSConfig(), "bh-thing-2", func(o *paho.ClientOptions) { o.SetConnectTimeout(300 * time.Millisecond) })
+	stuck := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "bh-thing-2", func(o *paho.ClientOptions) { o.SetConnectTimeout(300 * time.Millisecond) })
 	require.Error(t, wait(stuck.Connect()))
 
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 	// The mochi side may already have dropped the session on its own
 	// keepalive deadline; either way the held PUBLISH is now delivered or
 	// the link is closed, and new clients get through.
@@ -292,7 +285,7 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 
 func TestCutAndDisconnectOneClient(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	a := connected(t, b, "a")
 	other := connected(t, b, "b")
 
@@ -312,15 +305,15 @@ func TestCutAndDisconnectOneClient(t *testing.T) {
 
 func TestRestartKeepsPortsAndInboxesLosesSessions(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("up/#")
 	require.NoError(t, err)
 	pc := connected(t, b, "restart-thing", func(o *paho.ClientOptions) { o.SetCleanSession(false) })
-	addr := b.Addr()
+	addr := b.MTLS().Addr
 
 	require.NoError(t, b.Restart())
 	require.Contains(t, waitLost(t, pc).Error(), "EOF")
-	require.Equal(t, addr, b.Addr())
+	require.Equal(t, addr, b.MTLS().Addr)
 
 	tok := pc.Connect()
 	require.NoError(t, wait(tok))
@@ -334,12 +327,12 @@ func TestRestartKeepsPortsAndInboxesLosesSessions(t *testing.T) {
 
 func TestRejectConnectReturnCodes(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	for rc := byte(1); rc <= 5; rc++ {
 		t.Run(fmt.Sprint(rc), func(t *testing.T) {
-			require.NoError(t, b.RejectConnect(rc))
+			require.NoError(t, b.SetFault(broker.RejectConnect(rc), true))
 			mark := b.Events.Seq()
-			pc := newPaho(t, b.Addr(), b.ClientTLSConfig(), "rejected")
+			pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "rejected")
 			tok := pc.Connect()
 			require.Error(t, wait(tok))
 			require.Equal(t, rc, tok.(*paho.ConnectToken).ReturnCode())
@@ -348,25 +341,25 @@ func TestRejectConnectReturnCodes(t *testing.T) {
 			require.Equal(t, rc, ack.ReturnCode)
 		})
 	}
-	require.ErrorContains(t, b.RejectConnect(0), "not an MQTT 3.1.1 refusal")
-	require.ErrorContains(t, b.RejectConnect(6), "not an MQTT 3.1.1 refusal")
-	b.AllowConnect()
+	require.ErrorContains(t, b.SetFault(broker.RejectConnect(0), true), "not an MQTT 3.1.1 refusal")
+	require.ErrorContains(t, b.SetFault(broker.RejectConnect(6), true), "not an MQTT 3.1.1 refusal")
+	b.SetFault(broker.RejectConnect(5), false)
 	connected(t, b, "allowed")
 }
 
 func TestWithholdPuback(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "withheld")
 
-	b.WithholdPuback(true)
+	b.SetFault(broker.WithholdPuback, true)
 	first := pc.Publish("t", 1, false, "first").(*paho.PublishToken)
 	pub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t"})
 	require.NoError(t, err)
 	dropped, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, Topic: "t"})
 	require.NoError(t, err)
 	require.Equal(t, pub.PacketID, dropped.PacketID)
-	b.WithholdPuback(false)
+	b.SetFault(broker.WithholdPuback, false)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "second")))
 
 	// mochi handles one client's packets in order, so the PUBACK for the
@@ -384,16 +377,16 @@ func TestWithholdPuback(t *testing.T) {
 
 func TestAckWithoutDelivery(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("t")
 	require.NoError(t, err)
 	pc := connected(t, b, "acked")
 
-	b.AckWithoutDelivery(true)
+	b.SetFault(broker.AckWithoutDelivery, true)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "lost")), "the PUBACK arrives")
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, Topic: "t"})
 	require.NoError(t, err)
-	b.AckWithoutDelivery(false)
+	b.SetFault(broker.AckWithoutDelivery, false)
 	require.NoError(t, wait(pc.Publish("t", 1, false, "kept")))
 	m, err := inbox.Next(ctx)
 	require.NoError(t, err)
@@ -403,7 +396,7 @@ func TestAckWithoutDelivery(t *testing.T) {
 
 func TestInlinePublishReachesClient(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "listener")
 	got := make(chan string, 1)
 	require.NoError(t, wait(pc.Subscribe("down/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })))
@@ -423,8 +416,8 @@ func TestInlinePublishReachesClient(t *testing.T) {
 
 func TestPlainTCPListener(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	ctx := testContext(t)
-	pc := newPaho(t, b.TCPAddr(), nil, "plain")
+	ctx := testenv.Context(t)
+	pc := newPaho(t, b.TCP().Addr, nil, "plain")
 	require.NoError(t, wait(pc.Connect()))
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "plain"})
 	require.NoError(t, err)
@@ -434,9 +427,9 @@ func TestPlainTCPListener(t *testing.T) {
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
-	b, err := broker.Start()
+	b, err := broker.StartTLS()
 	require.NoError(t, err)
-	pc := newPaho(t, b.Addr(), b.ClientTLSConfig(), "closing")
+	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "closing")
 	require.NoError(t, wait(pc.Connect()))
 	require.NoError(t, b.Close())
 	require.NoError(t, b.Close())
@@ -446,11 +439,11 @@ func TestCloseIsIdempotent(t *testing.T) {
 
 func TestStandaloneProxy(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	rec := broker.NewRecorder()
 	// A second proxy in front of the broker's mutual-TLS proxy: TLS passes
 	// through untouched and still verifies the broker's certificate.
-	p, err := broker.NewProxy(b.Addr(), broker.ProxyRecorder(rec, "front"))
+	p, err := broker.NewProxy(b.MTLS().Addr, broker.ProxyWithRecorder(rec, "front"))
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 
@@ -463,14 +456,14 @@ func TestStandaloneProxy(t *testing.T) {
 
 	require.Equal(t, 1, p.CutLinks(broker.FIN))
 	waitLost(t, pc)
-	p.Refuse()
+	p.SetFault(broker.Refuse, true)
 	_, err = net.DialTimeout("tcp", p.Addr(), time.Second)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
-	require.NoError(t, p.Accept())
+	require.NoError(t, p.SetFault(broker.Refuse, false))
 	require.NoError(t, wait(pc.Connect()))
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close())
-	require.ErrorContains(t, p.Accept(), "closed")
+	require.ErrorContains(t, p.SetFault(broker.Refuse, false), "closed")
 }
 
 func TestRecorderWaitForTimesOutWithContext(t *testing.T) {
@@ -484,7 +477,7 @@ func TestRecorderWaitForTimesOutWithContext(t *testing.T) {
 
 func TestEventsCarryTheClientAddress(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "addr-thing")
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "addr-thing"})
 	require.NoError(t, err)
@@ -499,10 +492,10 @@ func TestEventsCarryTheClientAddress(t *testing.T) {
 
 func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "subber")
 
-	b.RefuseSubscription("secret/#", true)
+	b.SetFault(broker.RefuseSubscription("secret/#"), true)
 	tok := pc.Subscribe("secret/#", 1, nil)
 	require.NoError(t, wait(tok))
 	require.Equal(t, byte(0x80), tok.(*paho.SubscribeToken).Result()["secret/#"])
@@ -510,7 +503,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []byte{0x80}, ack.ReturnCodes)
 
-	b.RefuseSubscription("secret/#", false)
+	b.SetFault(broker.RefuseSubscription("secret/#"), false)
 	got := make(chan struct{}, 1)
 	require.NoError(t, wait(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
 	require.NoError(t, b.Publish(ctx, "secret/x", []byte("p"), 1, false))
@@ -524,7 +517,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 
 func TestWithoutMessageRecording(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithoutMessageRecording())
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	pc := connected(t, b, "quiet")
 	require.NoError(t, wait(pc.Publish("t", 1, false, "x")))
 	require.NoError(t, wait(pc.Subscribe("t", 1, nil)))

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // MQTT 3.1.1 has no server DISCONNECT: DisconnectClient closes the
@@ -15,7 +16,7 @@ import (
 // first. Either way the recorded cause says who ended the session.
 func TestDisconnectClient(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	for _, tt := range []struct {
 		name           string
 		version        byte
@@ -26,7 +27,7 @@ func TestDisconnectClient(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			id := "dc-" + tt.name
-			c := dialRaw(t, b.TCPAddr(), id, tt.version, 30)
+			c := dialRaw(t, b.TCP().Addr, id, tt.version, 30)
 			require.NoError(t, b.DisconnectClient(id))
 			pk, err := c.receive()
 			if tt.wantDisconnect {

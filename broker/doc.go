@@ -1,6 +1,50 @@
-// Package broker is an in-process MQTT broker for tests (mochi-mqtt behind a
-// fault proxy) with an event recorder, shaped like httptest: NewTLS(t) for a
-// test, Start for everything else.
+// Package broker is an in-process MQTT broker for testing device code:
+// mochi-mqtt behind a fault proxy, with certificates for mutual TLS and an
+// event recorder, shaped like net/http/httptest. NewTLS(t) starts one for a
+// test and closes it when the test ends; StartTLS starts one for a program.
+//
+//	b := broker.NewTLS(t)                       // mutual TLS on 127.0.0.1:0, fresh CA
+//	l := b.MTLS()                               // Host "localhost", Port, Addr, URL, Proxy
+//	files := b.ClientFiles()                    // root-CA.crt, <thing>.cert.pem, <thing>.private.key
+//	cfg.ConfigureEndpoint(l.Host, l.Port)       // configure the device as for AWS…
+//	cfg.ConfigureSocketFactory(l.Proxy.DialContext)
+//	b.SetFault(broker.Blackhole, true)          // …and break things
+//	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, After: mark})
+//
+// # Listeners
+//
+// Each listener is a Listener value: host, port, address, URL and the fault
+// Proxy in front of it. ListenerMTLS (mutual TLS, AWS IoT's 8883) always
+// runs; WithALPN adds ListenerALPN (mutual TLS requiring ALPN, AWS IoT's
+// 443), WithPlainTCP ListenerTCP, WithWebSocket ListenerWSS (SigV4-signed
+// WebSocket on /mqtt). WithListenAddr chooses where a listener's proxy
+// listens (8883, 443, …); by default each takes an ephemeral loopback port.
+// WithMemoryNetwork puts everything on an in-memory network, for tests in
+// a testing/synctest bubble.
+//
+// # Faults
+//
+// Switches stay on until switched off, with SetFault(f, on) on the broker
+// (link faults on every listener) or on one Listener's Proxy (link faults
+// only). Actions happen once.
+//
+//	fault                        kind                      what the device sees
+//	Refuse                       FaultRefuse               ECONNREFUSED on the same port
+//	HangUp                       FaultHangUp               accepted, then closed (EOF in the TLS handshake); each attempt recorded
+//	Blackhole                    FaultBlackhole            bytes held both ways, sockets open: only keepalive notices
+//	RejectConnect(rc)            FaultRejectConnect        CONNACK with return code rc (1–5), then close
+//	WithholdPuback               FaultWithholdPuback       PUBLISH read, no PUBACK, no delivery
+//	AckWithoutDelivery           FaultAckWithoutDelivery   PUBACK, but no delivery
+//	RefuseSubscription(filter)   FaultRefuseSubscription   SUBACK 0x80 for that filter
+//	CutLinks(FIN or RST)         FaultCut                  every link closed: EOF, or connection reset
+//	CutClient(id, FIN or RST)    FaultCut                  one client's link closed
+//	DisconnectClient(id)         FaultDisconnect           the broker closes the session (3.1.1: no packet, as AWS)
+//	Restart                      FaultRestart              every link cut, sessions and retained messages lost, same ports
+//	SetWebSocketCredentials      FaultWebSocketCredentials other signatures get HTTP 403
+//
+// Every fault is recorded (KindFault, with its FaultKind) before it applies.
+//
+// # The recorder
 //
 // The recorder (Broker.Events) is the broker's account of what happened, in
 // causal order: a packet the broker sends is recorded before its bytes
@@ -13,4 +57,15 @@
 // with the reason. The recorder keeps the latest DefaultEventLimit events
 // (see WithEventLimit); a wait whose events were discarded before it saw
 // them fails with ErrEventsDiscarded rather than missing them.
+//
+// # What the harness does not do
+//
+// It speaks MQTT 3.1.1 and 5 as mochi does, plus what this package adds;
+// it is not AWS IoT Core: no IoT policies, no thing registry, no rules
+// engine, no Jobs. It runs on loopback (or in memory) only, with one
+// process's worth of clients: it measures a device, not a fleet. Link
+// faults act on TCP connections as a whole (no packet loss, reordering,
+// latency or bandwidth shaping). It keeps sessions and retained messages in
+// memory: Restart loses them, as a broker restart without persistence
+// would.
 package broker

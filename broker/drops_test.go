@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // stallWriter holds a client's lock, as mochi's writer does while a write
@@ -37,7 +38,7 @@ func stallWriter(t *testing.T, b *broker.Broker, id string) (release func()) {
 // Publish reported as dropped.
 func publishDrops(t *testing.T, b *broker.Broker, topic string, qos byte, n int) int {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	dropped := 0
 	for range n {
 		err := b.Publish(ctx, topic, []byte("m"), qos, false)
@@ -55,7 +56,7 @@ func publishDrops(t *testing.T, b *broker.Broker, topic string, qos byte, n int)
 func TestDropsAreRecorded(t *testing.T) {
 	t.Run("write queue full", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumClientWritesPending = 1 }))
-		c := dialRaw(t, b.TCPAddr(), "slow", 4, 30)
+		c := dialRaw(t, b.TCP().Addr, "slow", 4, 30)
 		c.subscribe("q", 0)
 		stallWriter(t, b, "slow")
 		// One copy may be taken by the stalled writer, one fits the queue:
@@ -70,17 +71,17 @@ func TestDropsAreRecorded(t *testing.T) {
 	})
 	t.Run("in-flight limit", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumInflight = 2 }))
-		c := dialRaw(t, b.TCPAddr(), "no-acks", 4, 30)
+		c := dialRaw(t, b.TCP().Addr, "no-acks", 4, 30)
 		c.subscribe("q", 1) // and never acknowledge
 		require.Equal(t, 1, publishDrops(t, b, "q", 1, 3), "the third copy finds two in flight")
-		e, err := b.Events.WaitFor(testContext(t), broker.Match{Kind: broker.KindDropped, ClientID: "no-acks"})
+		e, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDropped, ClientID: "no-acks"})
 		require.NoError(t, err)
 		require.Contains(t, e.Cause, "in-flight limit")
 	})
 	t.Run("subscriber offline", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP())
-		ctx := testContext(t)
-		c := dialRaw(t, b.TCPAddr(), "away", 4, 30, func(pk *packets.Packet) { pk.Connect.Clean = false })
+		ctx := testenv.Context(t)
+		c := dialRaw(t, b.TCP().Addr, "away", 4, 30, func(pk *packets.Packet) { pk.Connect.Clean = false })
 		c.subscribe("q", 1)
 		require.NoError(t, c.conn.Close())
 		_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "away"})
@@ -94,15 +95,15 @@ func TestDropsAreRecorded(t *testing.T) {
 	})
 	t.Run("larger than the client accepts", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP())
-		c := dialRaw(t, b.TCPAddr(), "small", 5, 30, func(pk *packets.Packet) { pk.Properties.MaximumPacketSize = 64 })
+		c := dialRaw(t, b.TCP().Addr, "small", 5, 30, func(pk *packets.Packet) { pk.Properties.MaximumPacketSize = 64 })
 		c.subscribe("q", 0)
 		// Queued for the client, then lost when its writer encodes it: the
 		// DELIVER is recorded, then the DROPPED.
-		require.NoError(t, b.Publish(testContext(t), "q", make([]byte, 100), 0, false))
-		e, err := b.Events.WaitFor(testContext(t), broker.Match{Kind: broker.KindDropped, ClientID: "small"})
+		require.NoError(t, b.Publish(testenv.Context(t), "q", make([]byte, 100), 0, false))
+		e, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDropped, ClientID: "small"})
 		require.NoError(t, err)
 		require.Contains(t, e.Cause, "maximum packet size")
-		d, err := b.Events.WaitFor(testContext(t), broker.Match{Kind: broker.KindDeliver, ClientID: "small"})
+		d, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDeliver, ClientID: "small"})
 		require.NoError(t, err)
 		require.Less(t, d.Seq, e.Seq)
 	})
@@ -110,7 +111,7 @@ func TestDropsAreRecorded(t *testing.T) {
 		b := broker.NewTLS(t)
 		pc := connected(t, b, "sys-writer")
 		require.NoError(t, wait(pc.Publish("$SYS/broker/uptime", 0, false, "0")))
-		e, err := b.Events.WaitFor(testContext(t), broker.Match{Kind: broker.KindDropped, ClientID: "sys-writer"})
+		e, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDropped, ClientID: "sys-writer"})
 		require.NoError(t, err)
 		require.Equal(t, "$SYS/broker/uptime", e.Topic)
 		require.Contains(t, e.Cause, "$SYS")
@@ -122,7 +123,7 @@ func TestDropsAreRecorded(t *testing.T) {
 // the writer is free.
 func TestPublishIsBoundedByItsContext(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	c := dialRaw(t, b.TCPAddr(), "stuck", 4, 30)
+	c := dialRaw(t, b.TCP().Addr, "stuck", 4, 30)
 	c.subscribe("b", 1)
 	release := stallWriter(t, b, "stuck")
 
@@ -141,7 +142,7 @@ func TestPublishIsBoundedByItsContext(t *testing.T) {
 		"a later publish waits behind the blocked one")
 
 	release()
-	require.NoError(t, b.Publish(testContext(t), "b", []byte("third"), 1, false))
+	require.NoError(t, b.Publish(testenv.Context(t), "b", []byte("third"), 1, false))
 	for _, want := range []string{"first", "third"} {
 		pk, err := c.receive()
 		require.NoError(t, err)

@@ -11,7 +11,7 @@ type Kind int
 
 const (
 	// KindAccept is a TCP connection accepted by a proxy (Remote is the
-	// client's address).
+	// client's address; Fault is FaultHangUp if it was hung up on).
 	KindAccept Kind = iota + 1
 	// KindTLSFailure is a TLS handshake the broker refused or lost (Cause
 	// says why).
@@ -46,8 +46,9 @@ const (
 	// KindUpgrade is a WebSocket upgrade request (Detail: the request URI;
 	// HTTPStatus: 101, or 403 with Cause for a refused signature).
 	KindUpgrade
-	// KindFault is a fault applied by the harness, or applied to one packet
-	// (then ClientID, Topic and PacketID say which); Detail says what.
+	// KindFault is a fault of the harness: Fault says which; On says
+	// whether a switch went on or off; ClientID, Topic and PacketID say
+	// which client or packet it hit, if one; Detail says it in words.
 	KindFault
 	// KindDropped is a message mochi did not deliver, with no reply to
 	// anyone: a subscriber's copy it dropped (ClientID is the subscriber),
@@ -114,6 +115,11 @@ type Event struct {
 	// UPGRADE
 	HTTPStatus int
 
+	// FAULT (and ReturnCode for FaultRejectConnect)
+	Fault  FaultKind
+	On     bool
+	Filter string // FaultRefuseSubscription
+
 	// TLS-FAILURE, DISCONNECT, UPGRADE, DROPPED, FAULT
 	Cause  string
 	Detail string
@@ -151,10 +157,11 @@ func (e Event) String() string {
 	case KindDropped:
 		fmt.Fprintf(&b, " topic=%s qos=%d payload=%q cause=%q", e.Topic, e.QoS, truncate(e.Payload, 40), e.Cause)
 	case KindFault:
+		fmt.Fprintf(&b, " %s", e.Fault)
 		if e.Topic != "" {
 			fmt.Fprintf(&b, " topic=%s id=%d", e.Topic, e.PacketID)
 		}
-		fmt.Fprintf(&b, " %s", e.Detail)
+		fmt.Fprintf(&b, " (%s)", e.Detail)
 	}
 	if e.Listener != "" {
 		fmt.Fprintf(&b, " [%s]", e.Listener)

@@ -13,14 +13,14 @@ import (
 // A device connects over mutual TLS; the test asks the broker what it saw
 // instead of sleeping.
 func Example() {
-	b, err := broker.Start()
+	b, err := broker.StartTLS()
 	if err != nil {
 		panic(err)
 	}
 	defer b.Close()
 
 	c := paho.NewClient(paho.NewClientOptions().
-		AddBroker("tls://" + b.Addr()).
+		AddBroker("tls://" + b.MTLS().Addr).
 		SetTLSConfig(b.ClientTLSConfig()).
 		SetClientID("thing-1").
 		SetProtocolVersion(4))
@@ -40,7 +40,7 @@ func Example() {
 
 // Cut every link and watch the client notice.
 func ExampleBroker_CutLinks() {
-	b, err := broker.Start()
+	b, err := broker.StartTLS()
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +48,7 @@ func ExampleBroker_CutLinks() {
 
 	lost := make(chan error, 1)
 	c := paho.NewClient(paho.NewClientOptions().
-		AddBroker("tls://" + b.Addr()).
+		AddBroker("tls://" + b.MTLS().Addr).
 		SetTLSConfig(b.ClientTLSConfig()).
 		SetProtocolVersion(4).
 		SetAutoReconnect(false).

@@ -6,43 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
-
-// faults holds the protocol faults currently switched on. It outlives a
-// Restart, so a fault set before a restart still applies after it.
-type faults struct {
-	connackCode    atomic.Uint32 // 0: accept; otherwise the MQTT 3.1.1 return code to refuse with
-	withholdPuback atomic.Bool
-	ackNoDelivery  atomic.Bool
-
-	mu             sync.Mutex          // guards refusedFilters
-	refusedFilters map[string]struct{} // SUBSCRIBE filters answered with 0x80
-}
-
-func (f *faults) subscriptionRefused(filter string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.refusedFilters[filter]
-	return ok
-}
-
-func (f *faults) refuseSubscription(filter string, refuse bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.refusedFilters == nil {
-		f.refusedFilters = make(map[string]struct{})
-	}
-	if refuse {
-		f.refusedFilters[filter] = struct{}{}
-	} else {
-		delete(f.refusedFilters, filter)
-	}
-}
 
 // v3Refusals maps MQTT 3.1.1 CONNACK return codes to the mochi codes that
 // encode to them.
@@ -106,7 +73,7 @@ func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 // asks the custom authorizer about TLS clients without a certificate.
 func (h *controlHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	tc, ok := tlsConn(cl)
-	if !ok || cl.Net.Listener != ListenerMTLS || len(tc.ConnectionState().PeerCertificates) > 0 {
+	if !ok || (cl.Net.Listener != ListenerMTLS && cl.Net.Listener != ListenerALPN) || len(tc.ConnectionState().PeerCertificates) > 0 {
 		return true
 	}
 	return h.authorize != nil && h.authorize(string(pk.Connect.Username), string(pk.Connect.Password))
@@ -120,17 +87,18 @@ func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	var kind FaultKind
 	var detail string
 	var err error
 	switch {
 	case h.faults.withholdPuback.Load():
-		detail, err = "PUBLISH dropped: no PUBACK, no delivery", packets.ErrRejectPacket
+		kind, detail, err = FaultWithholdPuback, "PUBLISH dropped: no PUBACK, no delivery", packets.ErrRejectPacket
 	case h.faults.ackNoDelivery.Load():
-		detail, err = "PUBLISH acknowledged, not delivered", packets.CodeSuccessIgnore
+		kind, detail, err = FaultAckWithoutDelivery, "PUBLISH acknowledged, not delivered", packets.CodeSuccessIgnore
 	default:
 		return pk, nil
 	}
-	h.rec.add(Event{Kind: KindFault, ClientID: cl.ID, Listener: cl.Net.Listener, Topic: pk.TopicName, PacketID: pk.PacketID, Detail: detail})
+	h.rec.add(Event{Kind: KindFault, Fault: kind, On: true, ClientID: cl.ID, Listener: cl.Net.Listener, Topic: pk.TopicName, PacketID: pk.PacketID, Detail: detail})
 	return pk, err
 }
 

@@ -6,13 +6,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // Messages received before Close are not lost: Next returns them, then
 // ErrInboxClosed; nothing published after Close arrives.
 func TestInboxCloseKeepsWhatArrivedBefore(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("in/#")
 	require.NoError(t, err)
 	// An inline subscription receives on the publisher's goroutine: both

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // A keepalive of 1 s allows 1.5 s of silence (MQTT-3.1.2-24): a client that
@@ -16,8 +17,8 @@ import (
 func TestKeepaliveOfOneSecondAllowsOneAndAHalf(t *testing.T) {
 	const keepalive, grace = time.Second, 1500 * time.Millisecond
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	ctx := testContext(t)
-	c := dialRaw(t, b.TCPAddr(), "ka-1", 4, uint16(keepalive/time.Second))
+	ctx := testenv.Context(t)
+	c := dialRaw(t, b.TCP().Addr, "ka-1", 4, uint16(keepalive/time.Second))
 
 	tick := time.NewTicker(1200 * time.Millisecond) // the client's schedule
 	defer tick.Stop()

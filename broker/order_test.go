@@ -2,13 +2,13 @@ package broker_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // The recorder's order is the causal order. A packet the broker sends is
@@ -17,14 +17,14 @@ import (
 // after it; a fault is recorded before it takes effect.
 func TestRecordedOrderIsCausal(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	const rounds = 60
 	late := map[string]int{}
 	recorded := func(m broker.Match) bool { return b.Events.Count(m) == 1 }
 	for i := range rounds {
 		id, topic := fmt.Sprintf("causal-%d", i), fmt.Sprintf("causal/%d", i)
 		mark := b.Events.Seq()
-		pc := newPaho(t, b.TCPAddr(), nil, id)
+		pc := newPaho(t, b.TCP().Addr, nil, id)
 		require.NoError(t, wait(pc.Connect()))
 		if !recorded(broker.Match{Kind: broker.KindConnack, ClientID: id}) {
 			late["CONNACK after Connect returned"]++
@@ -59,9 +59,7 @@ func TestRecordedOrderIsCausal(t *testing.T) {
 		require.Equal(t, 1, b.CutLinks(broker.FIN))
 		gone, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: id})
 		require.NoError(t, err)
-		cut, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, After: mark, Where: func(e broker.Event) bool {
-			return strings.HasPrefix(e.Detail, "cut ")
-		}})
+		cut, err := b.Events.WaitFor(ctx, broker.Match{Fault: broker.FaultCut, After: mark})
 		require.NoError(t, err)
 		if gone.Seq < cut.Seq {
 			late["FAULT cut after the DISCONNECT it caused"]++

@@ -35,28 +35,31 @@ const dialTimeout = 5 * time.Second
 // ProxyOption configures a Proxy.
 type ProxyOption func(*Proxy)
 
-// ProxyListenAddr sets the address the proxy listens on (default
+// ProxyWithListenAddr sets the address the proxy listens on (default
 // "127.0.0.1:0", an ephemeral loopback port).
-func ProxyListenAddr(addr string) ProxyOption { return func(p *Proxy) { p.listenAddr = addr } }
+func ProxyWithListenAddr(addr string) ProxyOption { return func(p *Proxy) { p.listenAddr = addr } }
 
-// ProxyRecorder makes the proxy record its TCP accepts and the faults applied
-// to it, under the given listener name.
-func ProxyRecorder(r *Recorder, name string) ProxyOption {
+// ProxyWithRecorder makes the proxy record its TCP accepts and the faults
+// applied to it, under the given listener name.
+func ProxyWithRecorder(r *Recorder, name string) ProxyOption {
 	return func(p *Proxy) { p.rec, p.name = r, name }
 }
+
+// proxyWithNetwork makes the proxy listen and dial on n.
+func proxyWithNetwork(n network) ProxyOption { return func(p *Proxy) { p.net = n } }
 
 // Proxy is a TCP proxy that injects link faults. It forwards bytes unchanged,
 // so it is transparent to TLS and WebSocket: mutual TLS still ends at the
 // upstream server, which may be the embedded broker or any real endpoint.
 //
-// Faults: CutLinks (FIN or RST), Refuse/Accept (connection refused on the same
-// port, then accept again) and Blackhole/Restore (sockets stay open, bytes are
-// held, and delivered on Restore). With ProxyRecorder, each fault is recorded
+// Its faults: CutLinks (FIN or RST), and the switches Refuse, HangUp and
+// Blackhole (SetFault). With ProxyWithRecorder, each fault is recorded
 // before it is applied, so its effects come after it in the recorder.
 type Proxy struct {
 	listenAddr string
 	rec        *Recorder
 	name       string
+	net        network
 
 	mu        sync.Mutex // guards the fields below
 	addr      string     // fixed after the first listen
@@ -75,8 +78,18 @@ type Proxy struct {
 
 // NewProxy starts a proxy in front of upstream ("host:port").
 func NewProxy(upstream string, opts ...ProxyOption) (*Proxy, error) {
+	if upstream == "" {
+		return nil, errors.New("broker: proxy: no upstream address")
+	}
+	return newProxy(upstream, opts...)
+}
+
+// newProxy starts a proxy; the broker's start without an upstream and set
+// it once its listener is up (until then a connection is closed at once).
+func newProxy(upstream string, opts ...ProxyOption) (*Proxy, error) {
 	p := &Proxy{
 		listenAddr: "127.0.0.1:0",
+		net:        tcpNetwork{},
 		upstream:   upstream,
 		links:      make(map[*link]struct{}),
 		gate:       make(chan struct{}),
@@ -85,9 +98,9 @@ func NewProxy(upstream string, opts ...ProxyOption) (*Proxy, error) {
 	for _, o := range opts {
 		o(p)
 	}
-	ln, err := net.Listen("tcp", p.listenAddr)
+	ln, err := p.net.Listen("tcp", p.listenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("broker: proxy listen: %w", err)
+		return nil, fmt.Errorf("broker: proxy listen on %s: %w", p.listenAddr, err)
 	}
 	p.addr = ln.Addr().String()
 	p.mu.Lock()
@@ -105,8 +118,7 @@ func (p *Proxy) Addr() string { return p.addr }
 // a device configured for the real endpoint's name through the proxy, TLS
 // still verifying that name.
 func (p *Proxy) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, network, p.addr)
+	return p.net.DialContext(ctx, network, p.addr)
 }
 
 // Upstream returns the address the proxy forwards to.
@@ -133,7 +145,7 @@ func (p *Proxy) Links() int {
 // New connections are still accepted.
 func (p *Proxy) CutLinks(mode CutMode) int {
 	cut := p.linksWhere(func(*link) bool { return true })
-	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("cut %d link(s) with %v", len(cut), mode)})
+	p.record(Event{Kind: KindFault, Fault: FaultCut, Detail: fmt.Sprintf("cut %d link(s) with %v", len(cut), mode)})
 	closeLinks(cut, mode)
 	return len(cut)
 }
@@ -177,17 +189,52 @@ func closeLinks(links []*link, mode CutMode) {
 	}
 }
 
-// Refuse closes the listening socket: new connections get ECONNREFUSED.
-// Existing links are untouched.
-func (p *Proxy) Refuse() {
+// SetFault switches one of the link faults on or off: Refuse (new
+// connections get ECONNREFUSED on the same port), HangUp (new connections
+// are accepted and closed at once, each attempt still recorded as an
+// ACCEPT, so attempts can be timed in front of any endpoint) or Blackhole
+// (traffic held both ways, sockets open, closes not passed on: a silent
+// partition only keepalive detects; held bytes are delivered when it is
+// switched off). It is recorded before it applies.
+func (p *Proxy) SetFault(f Fault, on bool) error {
+	if !f.isLinkFault() {
+		return fmt.Errorf("broker: proxy: %s is not a link fault (Refuse, HangUp, Blackhole)", f.Kind)
+	}
+	p.record(faultEvent(f, on))
+	return p.setLinkFault(f, on)
+}
+
+// setLinkFault applies a link fault without recording it.
+func (p *Proxy) setLinkFault(f Fault, on bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.record(Event{Kind: KindFault, Detail: "refuse new connections"})
-	p.closeListenerLocked()
+	switch f.Kind {
+	case FaultRefuse:
+		if on {
+			p.closeListenerLocked()
+			return nil
+		}
+		return p.listenAgainLocked()
+	case FaultHangUp:
+		p.hangUp = on
+	case FaultBlackhole:
+		switch {
+		case on && !p.blackhole:
+			p.blackhole = true
+			p.holding.Store(true)
+			p.gate = make(chan struct{})
+		case !on && p.blackhole:
+			p.blackhole = false
+			p.holding.Store(false)
+			close(p.gate)
+		}
+	}
+	return nil
 }
 
 // closeListenerLocked closes the listening socket, if any. p.mu must be
-// held, so that an Accept cannot try to bind the port before it is free.
+// held, so that listening again cannot try to bind the port before it is
+// free.
 func (p *Proxy) closeListenerLocked() {
 	if p.ln != nil {
 		p.ln.Close() // returns once the socket is closed
@@ -195,62 +242,21 @@ func (p *Proxy) closeListenerLocked() {
 	}
 }
 
-// Accept listens again on the same address after Refuse.
-func (p *Proxy) Accept() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// listenAgainLocked listens again on the same address after Refuse. p.mu
+// must be held.
+func (p *Proxy) listenAgainLocked() error {
 	if p.closed {
 		return errors.New("broker: proxy closed")
 	}
 	if p.ln != nil {
 		return nil
 	}
-	p.record(Event{Kind: KindFault, Detail: "accept new connections"})
-	ln, err := net.Listen("tcp", p.addr)
+	ln, err := p.net.Listen("tcp", p.addr)
 	if err != nil {
-		return fmt.Errorf("broker: proxy accept again on %s: %w", p.addr, err)
+		return fmt.Errorf("broker: proxy listen again on %s: %w", p.addr, err)
 	}
 	p.serve(ln)
 	return nil
-}
-
-// HangUp makes the proxy close every new connection right after accepting
-// it (the client reads EOF, or a reset, during its TLS handshake), while on
-// is true.
-// Unlike Refuse, every attempt is still recorded as an accept, so
-// connection attempts can be timed on the wire in front of any endpoint.
-func (p *Proxy) HangUp(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record(Event{Kind: KindFault, Detail: fmt.Sprintf("hang up on new connections: %v", on)})
-	p.hangUp = on
-}
-
-// Blackhole stops all traffic without closing anything: bytes are held in
-// both directions and a close by either side is not passed on. New
-// connections are accepted at the TCP level but carry nothing. It models a
-// silent network partition, which only keepalive detects.
-func (p *Proxy) Blackhole() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record(Event{Kind: KindFault, Detail: "blackhole"})
-	if !p.blackhole {
-		p.blackhole = true
-		p.holding.Store(true)
-		p.gate = make(chan struct{})
-	}
-}
-
-// Restore ends a Blackhole; held bytes are delivered.
-func (p *Proxy) Restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.record(Event{Kind: KindFault, Detail: "restore"})
-	if p.blackhole {
-		p.blackhole = false
-		p.holding.Store(false)
-		close(p.gate)
-	}
 }
 
 // Close stops listening, closes every link and waits for the proxy's
@@ -296,13 +302,19 @@ func (p *Proxy) handle(c net.Conn) {
 	p.mu.Unlock()
 	accept := Event{Kind: KindAccept, Remote: c.RemoteAddr().String()}
 	if hangUp {
-		accept.Detail = "hung up"
+		accept.Fault, accept.Detail = FaultHangUp, "hung up"
 		p.record(accept)
 		c.Close()
 		return
 	}
 	p.record(accept)
-	up, err := net.DialTimeout("tcp", upstream, dialTimeout)
+	if upstream == "" { // the broker's listener is not up yet
+		c.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	up, err := p.net.DialContext(ctx, "tcp", upstream)
+	cancel()
 	if err != nil {
 		c.Close()
 		return
@@ -407,8 +419,8 @@ func (l *link) close(mode CutMode) {
 	l.once.Do(func() {
 		if mode == RST {
 			for _, c := range []net.Conn{l.client, l.up} {
-				if tc, ok := c.(*net.TCPConn); ok {
-					tc.SetLinger(0)
+				if lc, ok := c.(interface{ SetLinger(sec int) error }); ok {
+					lc.SetLinger(0) // *net.TCPConn, or an in-memory connection
 				}
 			}
 		}

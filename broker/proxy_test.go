@@ -29,7 +29,7 @@ func TestAcceptRacingRefuse(t *testing.T) {
 		refused := make(chan struct{})
 		go func() {
 			defer close(refused)
-			p.Refuse()
+			p.SetFault(broker.Refuse, true)
 		}()
 		// Accept again and again while Refuse runs: before it (a no-op),
 		// during it, and once after it.
@@ -40,7 +40,7 @@ func TestAcceptRacingRefuse(t *testing.T) {
 				done = true
 			default:
 			}
-			if err := p.Accept(); err != nil {
+			if err := p.SetFault(broker.Refuse, false); err != nil {
 				roundErr = err
 			}
 		}
@@ -59,9 +59,9 @@ func TestAcceptRacingRefuse(t *testing.T) {
 // have noticed: CutLinks and Links count only open links.
 func TestCutLinksCountsOnlyOpenLinks(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	p := b.TCPProxy()
+	p := b.TCP().Proxy
 	for i := range 50 {
-		dialRaw(t, b.TCPAddr(), fmt.Sprint("counted-", i), 4, 30)
+		dialRaw(t, b.TCP().Addr, fmt.Sprint("counted-", i), 4, 30)
 		require.Equal(t, 1, p.CutLinks(broker.FIN), "round %d", i)
 		require.Zero(t, p.Links(), "round %d", i)
 		require.Zero(t, p.CutLinks(broker.FIN), "round %d", i)

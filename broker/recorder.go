@@ -14,6 +14,8 @@ type Match struct {
 	Kind     Kind
 	ClientID string
 	Topic    string
+	// Fault matches fault events (KindFault) of that kind.
+	Fault FaultKind
 	// After matches only events recorded after the event with this sequence
 	// number (see Recorder.Seq), so a test can wait for what happens next.
 	After uint64
@@ -27,6 +29,7 @@ func (m Match) matches(e Event) bool {
 	return (m.Kind == 0 || e.Kind == m.Kind) &&
 		(m.ClientID == "" || e.ClientID == m.ClientID) &&
 		(m.Topic == "" || e.Topic == m.Topic) &&
+		(m.Fault == "" || e.Fault == m.Fault) &&
 		e.Seq > m.After &&
 		(m.Where == nil || m.Where(e))
 }
@@ -41,6 +44,9 @@ func (m Match) String() string {
 	}
 	if m.Topic != "" {
 		parts = append(parts, "topic="+m.Topic)
+	}
+	if m.Fault != "" {
+		parts = append(parts, "fault="+string(m.Fault))
 	}
 	if m.After != 0 {
 		parts = append(parts, fmt.Sprintf("after=#%d", m.After))

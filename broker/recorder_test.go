@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func addN(r *broker.Recorder, n int) {
@@ -42,7 +43,7 @@ func TestRecorderSurvivesAPanickingWhere(t *testing.T) {
 	r := broker.NewRecorder()
 	addN(r, 1)
 	require.Panics(t, func() {
-		_, _ = r.WaitFor(testContext(t), broker.Match{Where: func(broker.Event) bool { panic("boom") }})
+		_, _ = r.WaitFor(testenv.Context(t), broker.Match{Where: func(broker.Event) bool { panic("boom") }})
 	})
 	added := make(chan struct{})
 	go func() {
@@ -51,7 +52,7 @@ func TestRecorderSurvivesAPanickingWhere(t *testing.T) {
 	}()
 	select {
 	case <-added:
-	case <-testContext(t).Done():
+	case <-testenv.Context(t).Done():
 		t.Fatal("the recorder's lock is still held after the panic")
 	}
 	require.Equal(t, uint64(2), r.Seq())
@@ -62,7 +63,7 @@ func TestRecorderSurvivesAPanickingWhere(t *testing.T) {
 // before adding the next.
 func TestRecorderWaiterExaminesEachEventOnce(t *testing.T) {
 	r := broker.NewRecorder()
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t))
 	examined := make(chan uint64)
 	done := make(chan struct{})
 	go func() {
@@ -83,7 +84,7 @@ func TestRecorderWaiterExaminesEachEventOnce(t *testing.T) {
 }
 
 func TestRecorderKeepsTheLatestEvents(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	r := broker.NewRecorderWithLimit(10)
 	addN(r, 25)
 	require.Equal(t, uint64(25), r.Seq())
@@ -112,7 +113,7 @@ func TestRecorderWaiterOverrunIsAnError(t *testing.T) {
 	first := true
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.WaitForN(testContext(t), 100, broker.Match{Where: func(broker.Event) bool {
+		_, err := r.WaitForN(testenv.Context(t), 100, broker.Match{Where: func(broker.Event) bool {
 			if first {
 				first = false
 				close(entered)

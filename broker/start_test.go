@@ -70,7 +70,7 @@ func TestStartFailsCleanlyAtEverySetupStep(t *testing.T) {
 		low := limit
 		low.Cur = uint64(next + room)
 		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
-		b, err := broker.Start(broker.WithPlainTCP(), broker.WithWebSocket(testCreds))
+		b, err := broker.StartTLS(broker.WithPlainTCP(), broker.WithWebSocket(testCreds))
 		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit))
 		if err == nil {
 			require.NoError(t, b.Close())

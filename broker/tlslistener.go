@@ -29,6 +29,9 @@ type tlsListener struct {
 	// customAuth lets clients without a certificate through if they
 	// negotiated ALPN "mqtt" (the CONNECT is then authorized by user name).
 	customAuth bool
+	// requireALPN refuses handshakes that negotiated no application
+	// protocol, as AWS IoT does on port 443.
+	requireALPN bool
 
 	ready chan net.Conn
 	done  chan struct{}
@@ -77,7 +80,12 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	defer cancel()
 	tc := tls.Server(raw, l.cfg)
 	err := tc.HandshakeContext(ctx)
-	if st := tc.ConnectionState(); err == nil && l.customAuth && len(st.PeerCertificates) == 0 && st.NegotiatedProtocol != ALPNMQTT {
+	st := tc.ConnectionState()
+	switch {
+	case err != nil:
+	case l.requireALPN && st.NegotiatedProtocol == "":
+		err = errors.New("tls: no ALPN protocol negotiated (this listener, like AWS IoT's port 443, needs x-amzn-mqtt-ca or mqtt)")
+	case l.customAuth && len(st.PeerCertificates) == 0 && st.NegotiatedProtocol != ALPNMQTT:
 		err = errors.New("tls: client didn't provide a certificate (custom authentication needs ALPN \"mqtt\")")
 	}
 	if err != nil {

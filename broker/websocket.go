@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,9 +17,6 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/internal/wsconn"
 )
-
-// ListenerWSS is the WebSocket listener's name in Event.Listener.
-const ListenerWSS = "wss"
 
 // wsListener is a mochi listener for MQTT over WebSocket with TLS, as AWS
 // IoT serves on port 443 at /mqtt: every upgrade request must carry a valid
@@ -39,15 +35,11 @@ type wsListener struct {
 	sessions  sync.WaitGroup
 }
 
-// newWSListener listens on a fresh loopback port. TLS handshakes are
-// completed by a tlsListener, which records refused ones, before the HTTP
-// server sees the connection; the server's own error log goes to the
-// broker's logger, not to the process's stderr.
-func newWSListener(b *Broker, serverCert tls.Certificate) (*wsListener, error) {
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("broker: listen: %w", err)
-	}
+// newWSListener listens on raw. TLS handshakes are completed by a
+// tlsListener, which records refused ones, before the HTTP server sees the
+// connection; the server's own error log goes to the broker's logger, not
+// to the process's stderr.
+func newWSListener(b *Broker, raw net.Listener, serverCert tls.Certificate) *wsListener {
 	l := &wsListener{b: b, ln: newTLSListener(raw, &tls.Config{
 		Certificates: []tls.Certificate{serverCert},
 		NextProtos:   []string{"http/1.1"},
@@ -58,7 +50,7 @@ func newWSListener(b *Broker, serverCert tls.Certificate) (*wsListener, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(b.cfg.logger.Handler(), slog.LevelWarn),
 	}
-	return l, nil
+	return l
 }
 
 func (l *wsListener) ID() string              { return ListenerWSS }

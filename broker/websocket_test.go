@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 	"github.com/iotmqtt/iotmqtt/internal/wsconn"
 )
 
@@ -42,7 +43,7 @@ func presign(t *testing.T, host, keyID, secret, service string, at time.Time) st
 
 func wsDial(t *testing.T, b *broker.Broker, u string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	addr := b.WSSAddr()
+	addr := b.WebSocket().Addr
 	d := websocket.Dialer{
 		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -55,13 +56,13 @@ func wsDial(t *testing.T, b *broker.Broker, u string) (*websocket.Conn, *http.Re
 }
 
 func wsHost(b *broker.Broker) string {
-	_, port, _ := net.SplitHostPort(b.WSSAddr())
+	_, port, _ := net.SplitHostPort(b.WebSocket().Addr)
 	return "localhost:" + port
 }
 
 func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	for _, service := range []string{"iotdevicegateway", "iotdata"} {
 		t.Run(service, func(t *testing.T) {
 			mark := b.Events.Seq()
@@ -93,7 +94,7 @@ func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "over websocket", string(p.Payload))
 
-			require.Equal(t, 1, b.WSSProxy().CutLinks(broker.FIN))
+			require.Equal(t, 1, b.WebSocket().Proxy.CutLinks(broker.FIN))
 			select {
 			case <-lost:
 			case <-ctx.Done():
@@ -105,7 +106,7 @@ func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 
 func TestWebSocketRefusesBadSignatures(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	host := wsHost(b)
 	good := presign(t, host, "AKIDEXAMPLE", testCreds["AKIDEXAMPLE"], "iotdevicegateway", time.Now())
 	tests := []struct {
@@ -149,7 +150,7 @@ func TestWebSocketHandshakeSuitsThePythonSDK(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(raw)
 	require.Len(t, key, 172)
 
-	conn, err := tls.Dial("tcp", b.WSSAddr(), &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"})
+	conn, err := tls.Dial("tcp", b.WebSocket().Addr, &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"})
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
@@ -183,11 +184,11 @@ func TestCustomAuthorizer(t *testing.T) {
 		return err == nil && q.Get("x-amz-customauthorizer-name") == "MyAuth" && password == "token"
 	}
 	b := broker.NewTLS(t, broker.WithCustomAuthorizer(authorize))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	noCert := &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost", NextProtos: []string{broker.ALPNMQTT}}
 	user := "device?x-amz-customauthorizer-name=MyAuth&SDK=iotmqtt&Version=0.1.0"
 
-	pc := newPaho(t, b.Addr(), noCert, "custom", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("token") })
+	pc := newPaho(t, b.MTLS().Addr, noCert, "custom", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("token") })
 	require.NoError(t, wait(pc.Connect()))
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "custom"})
 	require.NoError(t, err)
@@ -195,14 +196,14 @@ func TestCustomAuthorizer(t *testing.T) {
 	require.Equal(t, user, c.Username)
 	require.Empty(t, c.PeerCN)
 
-	bad := newPaho(t, b.Addr(), noCert, "custom-bad", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("wrong") })
+	bad := newPaho(t, b.MTLS().Addr, noCert, "custom-bad", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("wrong") })
 	tok := bad.Connect()
 	require.Error(t, wait(tok))
 	require.Equal(t, byte(5), tok.(*paho.ConnectToken).ReturnCode())
 
 	// Without a certificate and without ALPN mqtt: refused in the handshake.
 	mark := b.Events.Seq()
-	plain := newPaho(t, b.Addr(), &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"}, "custom-noalpn")
+	plain := newPaho(t, b.MTLS().Addr, &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"}, "custom-noalpn")
 	require.Error(t, wait(plain.Connect()))
 	f, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
 	require.NoError(t, err)
@@ -216,8 +217,8 @@ func TestCustomAuthorizer(t *testing.T) {
 // client's own address, as on the mutual-TLS listener.
 func TestWebSocketRecordsTLSFailures(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
-	ctx := testContext(t)
-	raw, err := net.DialTimeout("tcp", b.WSSAddr(), testTimeout)
+	ctx := testenv.Context(t)
+	raw, err := net.DialTimeout("tcp", b.WebSocket().Addr, testTimeout)
 	require.NoError(t, err)
 	defer raw.Close()
 	require.NoError(t, raw.SetDeadline(time.Now().Add(testTimeout)))

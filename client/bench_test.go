@@ -29,7 +29,7 @@ func benchClient(b *testing.B, br *broker.Broker, id string) *client.Client {
 
 func benchPaho(b *testing.B, br *broker.Broker, id string) paho.Client {
 	b.Helper()
-	pc := paho.NewClient(paho.NewClientOptions().AddBroker("tls://" + br.Addr()).SetClientID(id).
+	pc := paho.NewClient(paho.NewClientOptions().AddBroker("tls://" + br.MTLS().Addr).SetClientID(id).
 		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
 		SetWriteTimeout(5 * time.Second))
 	if tok := pc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {

@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"log/slog"
 	"sync"
 	"testing"
@@ -11,16 +10,17 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // A slow callback does not delay acknowledgements: the client acks every
 // delivery while the callback is still blocked.
 func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 10)
-	c := connectedClient(t, deviceConfig(b, "slowpoke"))
+	c := testenv.Connect(t, deviceConfig(b, "slowpoke"))
 	_, err := c.Subscribe(ctx, "slow", client.QoS1, func(client.Message) {
 		entered <- struct{}{}
 		<-release
@@ -41,33 +41,15 @@ func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 	<-entered
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	var logs syncBuffer
+	ctx := testenv.Context(t)
+	var logs testenv.Buffer
 	cfg := deviceConfig(b, "panicky")
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	got := make(chan string, 2)
 	cfg.OnMessage = func(m client.Message) { got <- string(m.Payload) }
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "p", client.QoS1, func(m client.Message) {
 		if string(m.Payload) == "boom" {
 			panic("callback exploded")
@@ -89,8 +71,8 @@ func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 // time out).
 func TestSyncCallsInsideACallbackComplete(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "reentrant"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "reentrant"))
 	results := make(chan string, 3)
 	_, err := c.Subscribe(ctx, "req", client.QoS1, func(m client.Message) {
 		out, err := c.Publish(ctx, "resp", m.Payload, client.QoS1)
@@ -126,7 +108,7 @@ func errString(err error) string {
 // each get the message, in subscription order, then OnMessage.
 func TestMessageFieldsAndRouting(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	var mu sync.Mutex
 	var order []string
 	record := func(who string) client.MessageHandler {
@@ -135,7 +117,7 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 	got := make(chan client.Message, 10)
 	cfg := deviceConfig(b, "router")
 	cfg.OnMessage = func(m client.Message) { record("onMessage")(m); got <- m }
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 
 	require.NoError(t, b.Publish(ctx, "a/b", []byte("kept"), 1, true))
 	_, err := c.Subscribe(ctx, "a/#", client.QoS1, record("a/#"))
@@ -163,18 +145,18 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 // flagged as duplicate.
 func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "persistent")
 	cfg.PersistentSession = true
 	got := make(chan client.Message, 10)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "p", client.QoS1, func(m client.Message) { got <- m })
 	require.NoError(t, err)
 	// Let the broker start a delivery the client never acknowledges.
-	b.Blackhole()
+	b.SetFault(broker.Blackhole, true)
 	require.NoError(t, b.Publish(ctx, "p", []byte("in flight"), 1, false))
 	b.CutLinks(broker.FIN)
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 	select {
 	case m := <-got:
 		require.Equal(t, "in flight", string(m.Payload))
@@ -189,8 +171,8 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 
 func TestSharedSubscriptionDelivers(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "sharer"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "sharer"))
 	got := make(chan string, 1)
 	out, err := c.Subscribe(ctx, "$share/workers/jobs/#", client.QoS1, func(m client.Message) { got <- m.Topic })
 	require.NoError(t, err)
@@ -208,11 +190,11 @@ func TestSharedSubscriptionDelivers(t *testing.T) {
 // other matching callbacks or from OnMessage.
 func TestAPanickingCallbackDoesNotHideTheMessageFromOthers(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	got := make(chan string, 4)
 	cfg := deviceConfig(b, "isolated")
 	cfg.OnMessage = func(m client.Message) { got <- "onMessage" }
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "iso/#", client.QoS1, func(client.Message) { panic("first callback exploded") })
 	require.NoError(t, err)
 	_, err = c.Subscribe(ctx, "iso/x", client.QoS1, func(client.Message) { got <- "second" })

@@ -12,13 +12,14 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func TestConnectSendsWhatAWSExpects(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "thing-1")
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	require.Equal(t, client.StatusStable, c.Status())
 
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "thing-1"})
@@ -32,11 +33,11 @@ func TestConnectSendsWhatAWSExpects(t *testing.T) {
 
 func TestSNIAndHostNameVerification(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "sni-thing")
-	cfg.ConfigureEndpoint("localhost", b.Port())
-	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
-	connectedClient(t, cfg)
+	cfg.ConfigureEndpoint("localhost", b.MTLS().Port)
+	cfg.ConfigureSocketFactory(b.MTLS().Proxy.DialContext)
+	testenv.Connect(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "sni-thing"})
 	require.NoError(t, err)
 	require.Equal(t, "localhost", ev.ServerName, "SNI carries the endpoint's host name")
@@ -44,20 +45,21 @@ func TestSNIAndHostNameVerification(t *testing.T) {
 	// A server certificate for another name is refused.
 	other := broker.NewTLS(t, broker.WithHosts("other.test"))
 	cfg = deviceConfig(other, "mismatch")
-	c := newClient(t, cfg)
+	cfg.ConfigureEndpoint("localhost", other.MTLS().Port)
+	c := testenv.NewClient(t, cfg)
 	err = c.Connect(ctx)
 	require.ErrorContains(t, err, "failed to verify certificate")
-	require.ErrorContains(t, err, "127.0.0.1")
+	require.ErrorContains(t, err, "localhost")
 	require.Equal(t, client.StatusIdle, c.Status())
 }
 
 func TestPort443NegotiatesALPN(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "alpn-thing")
 	cfg.ConfigureEndpoint("localhost", 443)
-	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
-	connectedClient(t, cfg)
+	cfg.ConfigureSocketFactory(b.MTLS().Proxy.DialContext)
+	testenv.Connect(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "alpn-thing"})
 	require.NoError(t, err)
 	require.Equal(t, broker.ALPNMQTTCA, ev.ALPN)
@@ -65,7 +67,7 @@ func TestPort443NegotiatesALPN(t *testing.T) {
 
 func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	otherCA, err := certs.NewCA()
 	require.NoError(t, err)
 	dev, err := otherCA.IssueClient("stranger")
@@ -76,7 +78,7 @@ func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 	// The device trusts another CA: it refuses the broker.
 	cfg := deviceConfig(b, "stranger")
 	cfg.ConfigureCredentials(files.RootCA, b.ClientFiles().PrivateKey, b.ClientFiles().Cert)
-	err = newClient(t, cfg).Connect(ctx)
+	err = testenv.NewClient(t, cfg).Connect(ctx)
 	require.ErrorContains(t, err, "certificate signed by unknown authority")
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, Where: func(e broker.Event) bool {
 		return strings.Contains(e.Cause, "bad certificate")
@@ -87,7 +89,7 @@ func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 	mark := b.Events.Seq()
 	cfg = deviceConfig(b, "stranger")
 	cfg.ConfigureCredentials(b.ClientFiles().RootCA, files.PrivateKey, files.Cert)
-	err = newClient(t, cfg).Connect(ctx)
+	err = testenv.NewClient(t, cfg).Connect(ctx)
 	require.Error(t, err)
 	ev, werr := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
 	require.NoError(t, werr)
@@ -97,11 +99,11 @@ func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 
 func TestRefusedConnackIsAnError(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	require.NoError(t, b.RejectConnect(5))
+	ctx := testenv.Context(t)
+	require.NoError(t, b.SetFault(broker.RejectConnect(5), true))
 	cfg := deviceConfig(b, "refused")
 	lc := watchLifecycle(&cfg)
-	c := newClient(t, cfg)
+	c := testenv.NewClient(t, cfg)
 
 	err := c.Connect(ctx)
 	var ce *client.ConnectError
@@ -123,18 +125,18 @@ func TestRefusedConnackIsAnError(t *testing.T) {
 	}
 	require.Empty(t, lc.online, "no online event for a refused connection")
 
-	b.AllowConnect()
-	waitStatus(t, c, client.StatusIdle)
+	b.SetFault(broker.RejectConnect(5), false)
+	testenv.WaitStatus(t, c, client.StatusIdle)
 	require.NoError(t, c.Connect(ctx))
 	lc.waitOnline(t)
 }
 
 func TestConnectTimeoutBoundsTheWholeHandshake(t *testing.T) {
 	b := broker.NewTLS(t)
-	b.Blackhole() // TCP connects; TLS and CONNACK never complete
+	b.SetFault(broker.Blackhole, true) // TCP connects; TLS and CONNACK never complete
 	cfg := deviceConfig(b, "slow")
 	cfg.ConfigureConnectDisconnectTimeout(300 * time.Millisecond)
-	c := newClient(t, cfg)
+	c := testenv.NewClient(t, cfg)
 	start := time.Now()
 	err := c.Connect(context.Background())
 	elapsed := time.Since(start)
@@ -142,34 +144,34 @@ func TestConnectTimeoutBoundsTheWholeHandshake(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.GreaterOrEqual(t, elapsed, 300*time.Millisecond)
 	require.Less(t, elapsed, 3*time.Second, "bounded by the connect timeout, not the OS")
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 }
 
 func TestConnectHonoursTheCallersContext(t *testing.T) {
 	b := broker.NewTLS(t)
-	b.Blackhole()
-	c := newClient(t, deviceConfig(b, "ctx"))
+	b.SetFault(broker.Blackhole, true)
+	c := testenv.NewClient(t, deviceConfig(b, "ctx"))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := c.Connect(ctx)
 	require.ErrorIs(t, err, client.ErrTimeout)
 	require.Equal(t, client.StatusIdle, c.Status())
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 }
 
 func TestRetryFirstConnect(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	require.NoError(t, b.RejectConnect(3))
+	ctx := testenv.Context(t)
+	require.NoError(t, b.SetFault(broker.RejectConnect(3), true))
 	cfg := deviceConfig(b, "patient")
 	cfg.RetryFirstConnect = true
-	c := newClient(t, cfg)
+	c := testenv.NewClient(t, cfg)
 	done := make(chan error, 1)
 	go func() { done <- c.Connect(ctx) }()
 
 	_, err := b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindConnack, ClientID: "patient"})
 	require.NoError(t, err, "it keeps trying")
-	b.AllowConnect()
+	b.SetFault(broker.RejectConnect(3), false)
 	select {
 	case err := <-done:
 		require.NoError(t, err)
@@ -180,8 +182,8 @@ func TestRetryFirstConnect(t *testing.T) {
 
 func TestCallsBeforeConnectAndAfterDisconnect(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := newClient(t, deviceConfig(b, "lifecycle"))
+	ctx := testenv.Context(t)
+	c := testenv.NewClient(t, deviceConfig(b, "lifecycle"))
 
 	check := func() {
 		t.Helper()
@@ -217,10 +219,10 @@ func TestCallsBeforeConnectAndAfterDisconnect(t *testing.T) {
 
 func TestDisconnectIsPromptOnlineAndOffline(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "bye")
 	lc := watchLifecycle(&cfg)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	lc.waitOnline(t)
 	require.NoError(t, c.Disconnect(ctx))
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "bye"})
@@ -230,25 +232,25 @@ func TestDisconnectIsPromptOnlineAndOffline(t *testing.T) {
 
 	// Offline, in a long back-off: Disconnect stops the loop at once.
 	cfg.ConfigureAutoReconnectBackoffTime(10*time.Second, 20*time.Second, 30*time.Second)
-	c2 := connectedClient(t, cfg)
-	b.Refuse()
+	c2 := testenv.Connect(t, cfg)
+	b.SetFault(broker.Refuse, true)
 	b.CutLinks(broker.FIN)
-	waitStatus(t, c2, client.StatusConnecting)
+	testenv.WaitStatus(t, c2, client.StatusConnecting)
 	start := time.Now()
 	require.NoError(t, c2.DisconnectAsync(func(err error) { lc.offline <- errors.New("disconnect ack") }))
-	waitStatus(t, c2, client.StatusIdle)
+	testenv.WaitStatus(t, c2, client.StatusIdle)
 	require.Less(t, time.Since(start), 2*time.Second, "no need to wait out the back-off")
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 }
 
 func TestLastWillIsPublishedWhenTheLinkDies(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("things/+/status")
 	require.NoError(t, err)
 	cfg := deviceConfig(b, "mortal")
 	cfg.ConfigureLastWill("things/mortal/status", []byte("gone"), client.QoS1, false)
-	connectedClient(t, cfg)
+	testenv.Connect(t, cfg)
 	b.CutLinks(broker.RST)
 	m, err := inbox.Next(ctx)
 	require.NoError(t, err)
@@ -258,11 +260,11 @@ func TestLastWillIsPublishedWhenTheLinkDies(t *testing.T) {
 
 func TestUsernamePasswordWithoutMetrics(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "named")
 	cfg.ConfigureUsernamePassword("alice", "secret")
 	cfg.DisableMetricsCollection()
-	connectedClient(t, cfg)
+	testenv.Connect(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "named"})
 	require.NoError(t, err)
 	require.Equal(t, "alice", ev.Username)
@@ -272,10 +274,10 @@ func TestUsernamePasswordWithoutMetrics(t *testing.T) {
 // filled in for SNI and verification.
 func TestInMemoryTLSConfig(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	cfg := client.Config{ClientID: "tlsconf", Host: "localhost", Port: b.Port(), TLSConfig: b.ClientTLSConfig(), Dialer: b.MTLSProxy().DialContext}
+	ctx := testenv.Context(t)
+	cfg := client.Config{ClientID: "tlsconf", Host: "localhost", Port: b.MTLS().Port, TLSConfig: b.ClientTLSConfig(), Dialer: b.MTLS().Proxy.DialContext}
 	cfg.TLSConfig.ServerName = ""
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	out, err := c.Publish(ctx, "tlsconf", []byte("x"), client.QoS1)
 	require.NoError(t, err)
 	require.Equal(t, client.Sent, out)
@@ -290,8 +292,8 @@ func TestInMemoryTLSConfig(t *testing.T) {
 // when there is nothing to disconnect.
 func TestStoppingIsVisible(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "stopper"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "stopper"))
 	stall(t, b, c) // the DISCONNECT cannot go out: stopping takes its quiesce time (250 ms)
 	acks := make(chan error, 2)
 	require.NoError(t, c.DisconnectAsync(func(err error) { acks <- err }))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // countPayloads counts the PUBLISH packets the broker read for topic, by
@@ -35,10 +36,10 @@ const stuckTopic = "$SYS/never-acked"
 // an older request on it still waits for its PUBACK.
 func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "once")
 	cfg.ConfigureDrainingFrequency(200)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	goOffline(t, b, c)
 	_, err := c.PublishAsync(stuckTopic, []byte("stuck"), client.QoS1, nil)
 	require.NoError(t, err)
@@ -48,8 +49,8 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 		_, err = c.PublishAsync("once/q1", []byte(fmt.Sprint(i)), client.QoS1, nil)
 		require.NoError(t, err)
 	}
-	require.NoError(t, b.Accept())
-	waitStatus(t, c, client.StatusStable)
+	require.NoError(t, b.SetFault(broker.Refuse, false))
+	testenv.WaitStatus(t, c, client.StatusStable)
 	// A direct QoS 1 round trip: once it is acknowledged, the client has
 	// read every acknowledgement the broker sent before it.
 	out, err := c.Publish(ctx, "once/marker", []byte("1"), client.QoS1)
@@ -60,7 +61,7 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 	b.CutLinks(broker.FIN)
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: "once", After: mark})
 	require.NoError(t, err)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	out, err = c.Publish(ctx, "once/marker", []byte("2"), client.QoS1)
 	require.NoError(t, err)
 	require.Equal(t, client.Sent, out)
@@ -75,8 +76,8 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 // requests sent after it.
 func TestAMissingPubackDoesNotHoldBackLaterAcks(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "unblocked"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "unblocked"))
 	stuck := make(chan error, 1)
 	_, err := c.PublishAsync(stuckTopic, []byte("stuck"), client.QoS1, func(err error) { stuck <- err })
 	require.NoError(t, err)
@@ -105,10 +106,10 @@ func TestARequestThatCostsTheLinkIsRemovedAndTheRestProceeds(t *testing.T) {
 	// The broker closes the connection on a packet over 150,000 bytes, as
 	// AWS IoT Core does for a payload over 128 KiB.
 	b := broker.NewTLS(t, broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumPacketSize = 150_000 }))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "poisoned")
 	cfg.MaxPayloadSize = 1 << 20 // the client does not know the broker's limit
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	goOffline(t, b, c)
 	results := make(chan string, 10)
 	ack := func(name string) func(error) {
@@ -122,7 +123,7 @@ func TestARequestThatCostsTheLinkIsRemovedAndTheRestProceeds(t *testing.T) {
 		_, err = c.PublishAsync("p/after", []byte(fmt.Sprint(i)), client.QoS1, ack(fmt.Sprint("after", i)))
 		require.NoError(t, err)
 	}
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	var got []string
 	for range 7 {
 		select {
@@ -171,7 +172,7 @@ func TestAsyncCallsNeverBlockOnAStalledLink(t *testing.T) {
 	b := broker.NewTLS(t)
 	cfg := deviceConfig(b, "stalled")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	stall(t, b, c)
 	payload := make([]byte, 16<<10)
 	worst := longest(600, func(i int) {
@@ -188,7 +189,7 @@ func TestSyncCallsReturnByTheirDeadlineOnAStalledLink(t *testing.T) {
 	b := broker.NewTLS(t)
 	cfg := deviceConfig(b, "deadline")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	stall(t, b, c)
 	worst := longest(5, func(int) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
@@ -210,23 +211,23 @@ func TestDisconnectIsPromptWhileTheDrainStalls(t *testing.T) {
 	cfg := deviceConfig(b, "drainstall")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
 	cfg.ConfigureDrainingFrequency(1000)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	goOffline(t, b, c)
 	payload := make([]byte, client.DefaultMaxPayloadSize)
 	for range 200 { // 25 MiB: more than the socket buffers hold
 		_, err := c.PublishAsync("drain", payload, client.QoS1, nil)
 		require.NoError(t, err)
 	}
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "drain", After: mark})
 	require.NoError(t, err)
-	b.Blackhole()
-	defer b.Restore()
+	b.SetFault(broker.Blackhole, true)
+	defer b.SetFault(broker.Blackhole, false)
 	// The drain hands every request to the connection although nothing
 	// moves: the queue empties.
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	start := time.Now()
 	require.NoError(t, c.Disconnect(ctx))
 	t.Logf("Disconnect while the drain stalls: %v", time.Since(start))
@@ -238,10 +239,10 @@ func TestDisconnectIsPromptWhileTheDrainStalls(t *testing.T) {
 // outcome: Sent only for what the broker received, Queued otherwise.
 func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "truthful")
 	cfg.ConfigureDrainingFrequency(1000)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	type result struct {
 		payload string
 		out     client.Outcome
@@ -250,7 +251,7 @@ func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
 		mark    uint64 // the recorder's sequence number when the call returned
 	}
 	for round := range 10 {
-		waitStatus(t, c, client.StatusStable)
+		testenv.WaitStatus(t, c, client.StatusStable)
 		results := make(chan result, 500)
 		var wg sync.WaitGroup
 		for w := range 50 {
@@ -288,15 +289,15 @@ func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
 // a new request goes straight out instead of waiting a drain interval.
 func TestStableAsSoonAsTheQueueIsEmpty(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "prompt")
 	cfg.ConfigureDrainingFrequency(0.2) // 5 s between drained requests
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	goOffline(t, b, c)
 	_, err := c.Publish(ctx, "prompt", []byte("queued"), client.QoS1)
 	require.NoError(t, err)
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	drained, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "prompt", After: mark})
 	require.NoError(t, err)
 	out, err := c.Publish(ctx, "prompt", []byte("next"), client.QoS1)
@@ -310,7 +311,7 @@ func TestStableAsSoonAsTheQueueIsEmpty(t *testing.T) {
 // A request whose context has already ended is neither sent nor queued.
 func TestACancelledContextSendsNothing(t *testing.T) {
 	b := broker.NewTLS(t)
-	c := connectedClient(t, deviceConfig(b, "cancelled"))
+	c := testenv.Connect(t, deviceConfig(b, "cancelled"))
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i := range 20 {
@@ -319,7 +320,7 @@ func TestACancelledContextSendsNothing(t *testing.T) {
 		_, err = c.Subscribe(done, "cancelled/sub", client.QoS1, nil)
 		require.ErrorIs(t, err, context.Canceled)
 	}
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	out, err := c.Publish(ctx, "cancelled", []byte("marker"), client.QoS1)
 	require.NoError(t, err)
 	require.Equal(t, client.Sent, out)
@@ -331,8 +332,8 @@ func TestACancelledContextSendsNothing(t *testing.T) {
 // once and its callback fires when it is written; the broker gets it once.
 func TestAsyncQoS0OnAStableLink(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "async0"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "async0"))
 	acks := make(chan error, 10)
 	for i := range 10 {
 		out, err := c.PublishAsync("async0", []byte(fmt.Sprint(i)), client.QoS0, func(err error) { acks <- err })
@@ -361,12 +362,12 @@ func TestAsyncQoS0OnAStableLink(t *testing.T) {
 // the connection has not taken waits in the queue, under its policy.
 func TestAFastSenderIsHeldToTheQueueBound(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "bounded")
 	cfg.ConfigureOfflinePublishQueueing(100, client.DropNewest)
-	c := connectedClient(t, cfg)
-	b.Blackhole() // the connection takes a little, then nothing
-	t.Cleanup(b.Restore)
+	c := testenv.Connect(t, cfg)
+	b.SetFault(broker.Blackhole, true) // the connection takes a little, then nothing
+	t.Cleanup(func() { b.SetFault(broker.Blackhole, false) })
 	payload := make([]byte, 16<<10)
 	full := 0
 	for range 2000 {
@@ -376,6 +377,6 @@ func TestAFastSenderIsHeldToTheQueueBound(t *testing.T) {
 	}
 	require.Positive(t, full, "the bound held")
 	require.LessOrEqual(t, c.QueuedRequests(), 100)
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 	require.NoError(t, c.Flush(ctx))
 }

@@ -13,12 +13,12 @@ import (
 // The basicPubSub sample's configuration, line for line, against the
 // embedded broker standing in for AWS IoT Core.
 func Example_basicPubSub() {
-	b, err := broker.Start()
+	b, err := broker.StartTLS()
 	if err != nil {
 		panic(err)
 	}
 	defer b.Close()
-	host, port, files := b.Host(), b.Port(), b.ClientFiles()
+	host, port, files := b.MTLS().Host, b.MTLS().Port, b.ClientFiles()
 	rootCAPath, privateKeyPath, certificatePath := files.RootCA, files.PrivateKey, files.Cert
 	clientID, topic := "basicPubSub", "sdk/test/Python"
 
@@ -80,13 +80,13 @@ func Example_basicPubSub() {
 // Requests made while the link is down are queued and drained after the
 // reconnect; the outcome says what happened.
 func ExampleClient_Publish_offline() {
-	b, err := broker.Start()
+	b, err := broker.StartTLS()
 	if err != nil {
 		panic(err)
 	}
 	defer b.Close()
 	cfg := client.DefaultConfig("offline-demo")
-	cfg.ConfigureEndpoint(b.Host(), b.Port())
+	cfg.ConfigureEndpoint(b.MTLS().Host, b.MTLS().Port)
 	f := b.ClientFiles()
 	cfg.ConfigureCredentials(f.RootCA, f.PrivateKey, f.Cert)
 	cfg.ConfigureAutoReconnectBackoffTime(50*time.Millisecond, 400*time.Millisecond, time.Second)
@@ -102,13 +102,13 @@ func ExampleClient_Publish_offline() {
 	}
 	defer c.Disconnect(ctx)
 
-	b.Refuse()
+	b.SetFault(broker.Refuse, true)
 	b.CutLinks(broker.FIN)
 	<-offline
 	out, err := c.Publish(ctx, "telemetry", []byte("42"), client.QoS1)
 	fmt.Println(out, err)
 
-	if err := b.Accept(); err != nil {
+	if err := b.SetFault(broker.Refuse, false); err != nil {
 		panic(err)
 	}
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "telemetry"})

@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,33 +9,17 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// testTimeout bounds every wait; generous, so the tests hold on a loaded
-// 2-core machine.
-const testTimeout = 15 * time.Second
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // deviceConfig configures a client for b exactly as a device is configured
 // for AWS (endpoint, root CA, key, certificate files), with scaled-down
-// timings so reconnect tests stay fast.
+// timings so reconnect tests stay fast: back-off 50 ms, 400 ms, 1 s.
 func deviceConfig(b *broker.Broker, clientID string) client.Config {
-	cfg := client.DefaultConfig(clientID)
-	cfg.ConfigureEndpoint(b.Host(), b.Port())
-	f := b.ClientFiles()
-	cfg.ConfigureCredentials(f.RootCA, f.PrivateKey, f.Cert)
-	cfg.ConfigureAutoReconnectBackoffTime(50*time.Millisecond, 400*time.Millisecond, time.Second)
-	cfg.ConfigureDrainingFrequency(20)
-	cfg.ConfigureConnectDisconnectTimeout(5 * time.Second)
-	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)
+	cfg := testenv.DeviceConfig(b, clientID)
+	testenv.Scale(&cfg, 50*time.Millisecond)
 	return cfg
 }
 
@@ -55,56 +38,20 @@ func watchLifecycle(cfg *client.Config) *lifecycle {
 
 func (lc *lifecycle) waitOnline(t *testing.T) {
 	t.Helper()
-	select {
-	case <-lc.online:
-	case <-time.After(testTimeout):
-		t.Fatal("OnOnline was not called")
-	}
+	testenv.Receive(t, testenv.Context(t), lc.online, "OnOnline")
 }
 
 func (lc *lifecycle) waitOffline(t *testing.T) error {
 	t.Helper()
-	select {
-	case err := <-lc.offline:
-		return err
-	case <-time.After(testTimeout):
-		t.Fatal("OnOffline was not called")
-		return nil
-	}
-}
-
-func newClient(t *testing.T, cfg client.Config) *client.Client {
-	t.Helper()
-	c, err := client.New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = c.Disconnect(ctx)
-	})
-	return c
-}
-
-func connectedClient(t *testing.T, cfg client.Config) *client.Client {
-	t.Helper()
-	c := newClient(t, cfg)
-	require.NoError(t, c.Connect(testContext(t)))
-	return c
-}
-
-// waitStatus waits for the client to reach a status, bounded by
-// testTimeout.
-func waitStatus(t *testing.T, c *client.Client, want client.Status) {
-	t.Helper()
-	require.NoError(t, c.WaitStatus(testContext(t), want))
+	return testenv.Receive(t, testenv.Context(t), lc.offline, "OnOffline")
 }
 
 // stall blackholes b's links and gives c's connection 16 MiB of QoS 1
 // publishes, more than the socket buffers hold, so paho's writer blocks.
 func stall(t *testing.T, b *broker.Broker, c *client.Client) {
 	t.Helper()
-	b.Blackhole()
-	t.Cleanup(b.Restore)
+	require.NoError(t, b.SetFault(broker.Blackhole, true))
+	t.Cleanup(func() { b.SetFault(broker.Blackhole, false) })
 	payload := make([]byte, client.DefaultMaxPayloadSize)
 	for range 128 {
 		_, err := c.PublishAsync("stall", payload, client.QoS1, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // Slow failed attempts (connect timeout longer than the back-off) never
@@ -23,24 +24,24 @@ import (
 // never closer than the current wait.
 func TestSlowAttemptsDoNotTurnIntoABurst(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "burst")
 	cfg.ConfigureAutoReconnectBackoffTime(50*time.Millisecond, 100*time.Millisecond, time.Second)
 	cfg.ConfigureConnectDisconnectTimeout(500 * time.Millisecond)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 
-	b.Blackhole() // attempts hang until the connect timeout
+	b.SetFault(broker.Blackhole, true) // attempts hang until the connect timeout
 	b.CutLinks(broker.FIN)
-	waitStatus(t, c, client.StatusConnecting)
+	testenv.WaitStatus(t, c, client.StatusConnecting)
 	slow := b.Events.Seq()
 	_, err := b.Events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: slow})
 	require.NoError(t, err, "slow attempts, each failing after 500 ms")
-	b.HangUp(true) // from the next attempt on, every attempt fails at once
+	b.SetFault(broker.HangUp, true) // from the next attempt on, every attempt fails at once
 	fast := b.Events.Seq()
 	accepts, err := b.Events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: fast})
 	require.NoError(t, err)
-	b.HangUp(false)
-	b.Restore()
+	b.SetFault(broker.HangUp, false)
+	b.SetFault(broker.Blackhole, false)
 	closest := time.Hour
 	for i := 1; i < len(accepts); i++ {
 		gap := accepts[i].At.Sub(accepts[i-1].At)
@@ -73,13 +74,13 @@ func (h *subackSwallower) OnPacketRead(_ *mqtt.Client, pk packets.Packet) (packe
 // the next connection.
 func TestRenewalWithoutSubackIsNotSilentlyLost(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	var logs syncBuffer
+	ctx := testenv.Context(t)
+	var logs testenv.Buffer
 	cfg := deviceConfig(b, "renewer")
 	cfg.ConfigureMQTTOperationTimeout(300 * time.Millisecond)
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	got := make(chan string, 10)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- string(m.Payload) })
 	require.NoError(t, err)
 
@@ -95,7 +96,7 @@ func TestRenewalWithoutSubackIsNotSilentlyLost(t *testing.T) {
 	next, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "renewer", After: mark})
 	require.NoError(t, err)
 	require.Equal(t, []byte{1}, next.ReturnCodes)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	require.Contains(t, logs.String(), "no SUBACK")
 	require.NotContains(t, logs.String(), "subscriptions renewed filters=1 timeout")
 	require.NoError(t, b.Publish(ctx, "cmd", []byte("still here"), 1, false))
@@ -114,7 +115,7 @@ func TestAConnectTimeoutIsAlwaysErrTimeout(t *testing.T) {
 	for i := range 40 {
 		cfg := deviceConfig(b, fmt.Sprint("hasty-", i))
 		cfg.ConfigureConnectDisconnectTimeout(time.Millisecond)
-		c := newClient(t, cfg)
+		c := testenv.NewClient(t, cfg)
 		err := c.Connect(context.Background())
 		if err == nil {
 			require.NoError(t, c.Disconnect(context.Background()))
@@ -129,13 +130,13 @@ func TestAConnectTimeoutIsAlwaysErrTimeout(t *testing.T) {
 // handshake) is a clear TLS error, without paho's "network Error" prefix.
 func TestTLSRefusalIsAClearError(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	expired, err := b.CA.IssueClient("old", certs.Expired())
 	require.NoError(t, err)
 	cfg := deviceConfig(b, "old")
 	cfg.ConfigureCredentials("", "", "")
 	cfg.CAPEM, cfg.KeyPEM, cfg.CertPEM = b.CA.CertPEM, expired.KeyPEM, expired.CertPEM
-	err = newClient(t, cfg).Connect(ctx)
+	err = testenv.NewClient(t, cfg).Connect(ctx)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "network Error")
 	require.ErrorIs(t, err, client.ErrTLSRefused)

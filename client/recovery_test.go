@@ -11,15 +11,16 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // goOffline cuts the client's link while the broker refuses connections,
 // and waits until the client knows it is offline.
 func goOffline(t *testing.T, b *broker.Broker, c *client.Client) {
 	t.Helper()
-	b.Refuse()
+	b.SetFault(broker.Refuse, true)
 	b.CutLinks(broker.FIN)
-	waitStatus(t, c, client.StatusConnecting)
+	testenv.WaitStatus(t, c, client.StatusConnecting)
 }
 
 func payloads(evs []broker.Event) []string {
@@ -46,11 +47,11 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := broker.NewTLS(t)
-			ctx := testContext(t)
+			ctx := testenv.Context(t)
 			topic := "q/" + strings.ReplaceAll(tt.name, " ", "-")
 			cfg := deviceConfig(b, "queuer")
 			cfg.ConfigureOfflinePublishQueueing(tt.size, tt.drop)
-			c := connectedClient(t, cfg)
+			c := testenv.Connect(t, cfg)
 			goOffline(t, b, c)
 
 			acks := make(chan string, 4)
@@ -67,13 +68,13 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 			require.Equal(t, len(tt.wantTx), c.QueuedRequests())
 
 			mark := b.Events.Seq()
-			require.NoError(t, b.Accept())
+			require.NoError(t, b.SetFault(broker.Refuse, false))
 			if len(tt.wantTx) > 0 {
 				evs, err := b.Events.WaitForN(ctx, len(tt.wantTx), broker.Match{Kind: broker.KindPublish, Topic: topic, After: mark})
 				require.NoError(t, err)
 				require.Equal(t, tt.wantTx, payloads(evs), "in order, none lost")
 			}
-			waitStatus(t, c, client.StatusStable)
+			testenv.WaitStatus(t, c, client.StatusStable)
 			// Every accepted request's ack callback reports its fate.
 			var ackResults []string
 			for range tt.wantTx {
@@ -90,8 +91,8 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 
 func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "strict"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "strict"))
 	goOffline(t, b, c)
 
 	_, err := c.Publish(ctx, "", []byte("x"), client.QoS0)
@@ -119,7 +120,7 @@ func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
 	out, err := c.Publish(ctx, "a", make([]byte, client.DefaultMaxPayloadSize), client.QoS1)
 	require.NoError(t, err)
 	require.Equal(t, client.Queued, out)
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "a"})
 	require.NoError(t, err, "the valid request still goes out")
 }
@@ -128,11 +129,11 @@ func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
 // SUBACK) before it drains the queue, one request per tick, first at once.
 func TestReconnectResubscribesThenDrains(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "drainer")
 	cfg.ConfigureDrainingFrequency(20) // 50 ms
 	got := make(chan client.Message, 10)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	for _, f := range []string{"cmd/#", "cfg/+"} {
 		_, err := c.Subscribe(ctx, f, client.QoS1, func(m client.Message) { got <- m })
 		require.NoError(t, err)
@@ -145,7 +146,7 @@ func TestReconnectResubscribesThenDrains(t *testing.T) {
 	}
 
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "up", After: mark})
 	require.NoError(t, err)
 	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
@@ -179,17 +180,17 @@ func TestReconnectResubscribesThenDrains(t *testing.T) {
 
 func TestRequestsDuringTheDrainJoinTheTail(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "tail")
 	cfg.ConfigureDrainingFrequency(10)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	goOffline(t, b, c)
 	for i := range 3 {
 		_, err := c.PublishAsync("t", []byte(fmt.Sprint(i)), client.QoS1, nil)
 		require.NoError(t, err)
 	}
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
 	require.NoError(t, err)
 	require.Equal(t, client.StatusRecovering, c.Status())
@@ -201,7 +202,7 @@ func TestRequestsDuringTheDrainJoinTheTail(t *testing.T) {
 	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
 	require.NoError(t, err)
 	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	out, err := c.Publish(ctx, "t", []byte("direct"), client.QoS1)
 	require.NoError(t, err)
 	require.Equal(t, client.Sent, out)
@@ -211,11 +212,11 @@ func TestRequestsDuringTheDrainJoinTheTail(t *testing.T) {
 // next connection renews the subscriptions again and resumes.
 func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "resilient")
 	cfg.ConfigureDrainingFrequency(20)
 	got := make(chan client.Message, 10)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- m })
 	require.NoError(t, err)
 	goOffline(t, b, c)
@@ -224,7 +225,7 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 		require.NoError(t, err)
 	}
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark})
 	require.NoError(t, err)
 	b.CutLinks(broker.RST) // mid-drain
@@ -232,7 +233,7 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 	subs, err := b.Events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindSubscribe, ClientID: "resilient", After: mark})
 	require.NoError(t, err, "subscriptions renewed on each reconnect")
 	require.Equal(t, "cmd", subs[1].Filters[0].Filter)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	// Stable means the queue is empty, not that the broker has read the
 	// last PUBLISH: wait for it on the wire.
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark,
@@ -259,11 +260,11 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 
 func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	got := make(chan string, 10)
 	cfg := deviceConfig(b, "subscriber")
 	cfg.OnMessage = func(m client.Message) { got <- m.Topic }
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	_, err := c.Subscribe(ctx, "A", client.QoS1, nil)
 	require.NoError(t, err)
 	goOffline(t, b, c)
@@ -274,10 +275,10 @@ func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, client.Queued, out)
 	mark := b.Events.Seq()
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUnsuback, ClientID: "subscriber", After: mark})
 	require.NoError(t, err)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 
 	require.NoError(t, b.Publish(ctx, "A", []byte("a"), 1, false))
 	require.NoError(t, b.Publish(ctx, "B", []byte("b"), 1, false))
@@ -294,8 +295,8 @@ func TestOperationTimeout(t *testing.T) {
 	b := broker.NewTLS(t)
 	cfg := deviceConfig(b, "impatient")
 	cfg.ConfigureMQTTOperationTimeout(200 * time.Millisecond)
-	c := connectedClient(t, cfg)
-	b.WithholdPuback(true)
+	c := testenv.Connect(t, cfg)
+	b.SetFault(broker.WithholdPuback, true)
 	start := time.Now()
 	_, err := c.Publish(context.Background(), "t", []byte("x"), client.QoS1)
 	require.ErrorIs(t, err, client.ErrTimeout)
@@ -309,14 +310,14 @@ func TestOperationTimeout(t *testing.T) {
 	_, err = c.Publish(ctx, "t", []byte("y"), client.QoS1)
 	require.ErrorIs(t, err, client.ErrTimeout)
 	require.Less(t, time.Since(start), 200*time.Millisecond)
-	b.WithholdPuback(false)
+	b.SetFault(broker.WithholdPuback, false)
 }
 
 func TestRefusedSubscriptionIsReportedAndNotRenewed(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	b.RefuseSubscription("secret/#", true)
-	c := connectedClient(t, deviceConfig(b, "nosy"))
+	ctx := testenv.Context(t)
+	b.SetFault(broker.RefuseSubscription("secret/#"), true)
+	c := testenv.Connect(t, deviceConfig(b, "nosy"))
 	_, err := c.Subscribe(ctx, "secret/#", client.QoS1, nil)
 	var se *client.SubscribeError
 	require.ErrorAs(t, err, &se)
@@ -344,20 +345,20 @@ func TestKeepaliveDetectsABlackhole(t *testing.T) {
 	cfg.KeepAlive = time.Second
 	cfg.PingTimeout = 500 * time.Millisecond
 	lc := watchLifecycle(&cfg)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	lc.waitOnline(t)
-	b.Blackhole()
+	b.SetFault(broker.Blackhole, true)
 	cause := lc.waitOffline(t)
 	require.ErrorContains(t, cause, "pingresp not received")
-	b.Restore()
+	b.SetFault(broker.Blackhole, false)
 	lc.waitOnline(t)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 }
 
 func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "async"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "async"))
 	acks := make(chan string, 10)
 	ack := func(name string) func(error) { return func(err error) { acks <- fmt.Sprint(name, ":", err) } }
 
@@ -376,7 +377,7 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 	out, err = c.PublishAsync("late", []byte("y"), client.QoS1, ack("late"))
 	require.NoError(t, err)
 	require.Equal(t, client.Queued, out)
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	select {
 	case a := <-acks:
 		require.Equal(t, "late:<nil>", a, "a queued request's callback fires once it is acknowledged")
@@ -387,8 +388,8 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 
 func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "flusher"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "flusher"))
 	require.NoError(t, c.Flush(ctx), "nothing pending")
 
 	goOffline(t, b, c)
@@ -396,18 +397,18 @@ func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 		_, err := c.PublishAsync("f", []byte(fmt.Sprint(i)), client.QoS1, nil)
 		require.NoError(t, err)
 	}
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 	require.NoError(t, c.Flush(ctx))
 	require.Zero(t, c.QueuedRequests())
 	require.Equal(t, 5, b.Events.Count(broker.Match{Kind: broker.KindPuback, ClientID: "flusher"}), "all acknowledged when Flush returns")
 
-	b.WithholdPuback(true)
+	b.SetFault(broker.WithholdPuback, true)
 	_, err := c.PublishAsync("f", []byte("stuck"), client.QoS1, nil)
 	require.NoError(t, err)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, c.Flush(short), client.ErrTimeout)
-	b.WithholdPuback(false)
+	b.SetFault(broker.WithholdPuback, false)
 
 	// Offline and idle: what waits cannot be flushed until the next Connect.
 	require.NoError(t, c.Disconnect(ctx))
@@ -416,8 +417,8 @@ func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 
 func TestFlushIsWokenWhenTheClientStops(t *testing.T) {
 	b := broker.NewTLS(t)
-	ctx := testContext(t)
-	c := connectedClient(t, deviceConfig(b, "stopper"))
+	ctx := testenv.Context(t)
+	c := testenv.Connect(t, deviceConfig(b, "stopper"))
 	goOffline(t, b, c)
 	_, err := c.PublishAsync("f", []byte("waits"), client.QoS1, nil)
 	require.NoError(t, err)
@@ -431,5 +432,5 @@ func TestFlushIsWokenWhenTheClientStops(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("Flush still waits after Disconnect")
 	}
-	require.NoError(t, b.Accept())
+	require.NoError(t, b.SetFault(broker.Refuse, false))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
 	"github.com/iotmqtt/iotmqtt/client/awschain"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 var iamCreds = map[string]string{"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
@@ -24,7 +25,7 @@ func websocketConfig(b *broker.Broker, clientID string) client.Config {
 	cfg.Region = "us-east-1"
 	cfg.ConfigureEndpoint("localhost", 443)
 	cfg.ConfigureCredentials(b.ClientFiles().RootCA, "", "")
-	cfg.ConfigureSocketFactory(b.WSSProxy().DialContext)
+	cfg.ConfigureSocketFactory(b.WebSocket().Proxy.DialContext)
 	return cfg
 }
 
@@ -37,10 +38,10 @@ func upgradeQuery(t *testing.T, e broker.Event) url.Values {
 
 func TestWebSocketConnectPublishSubscribe(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := websocketConfig(b, "ws-device")
 	cfg.ConfigureIAMCredentials("AKIDEXAMPLE", iamCreds["AKIDEXAMPLE"], "")
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 	got := make(chan client.Message, 1)
 	_, err := c.Subscribe(ctx, "ws/echo", client.QoS1, func(m client.Message) { got <- m })
 	require.NoError(t, err)
@@ -67,17 +68,17 @@ func TestWebSocketConnectPublishSubscribe(t *testing.T) {
 // more failed attempt, not the end of the reconnect loop.
 func TestWebSocketReconnectSignsAfreshAndSurvives403(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := websocketConfig(b, "ws-reconnect")
 	cfg.ConfigureIAMCredentials("AKIDEXAMPLE", iamCreds["AKIDEXAMPLE"], "")
 	// A base wait over a second: the second signature has another
 	// X-Amz-Date, so it must differ from the first.
 	cfg.ConfigureAutoReconnectBackoffTime(1100*time.Millisecond, 2*time.Second, 5*time.Second)
-	c := connectedClient(t, cfg)
+	c := testenv.Connect(t, cfg)
 
 	mark := b.Events.Seq()
 	b.SetWebSocketCredentials(map[string]string{"AKIDOTHER": "other"}) // the device's key is revoked
-	b.WSSProxy().CutLinks(broker.FIN)
+	b.WebSocket().Proxy.CutLinks(broker.FIN)
 	refused, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: mark})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, refused.HTTPStatus)
@@ -88,7 +89,7 @@ func TestWebSocketReconnectSignsAfreshAndSurvives403(t *testing.T) {
 	ok, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: refused.Seq})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, ok.HTTPStatus)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 
 	all := b.Events.Events(broker.Match{Kind: broker.KindUpgrade})
 	sigs := map[string]bool{}
@@ -100,13 +101,13 @@ func TestWebSocketReconnectSignsAfreshAndSurvives403(t *testing.T) {
 
 func TestWebSocketCredentialsFromTheEnvironment(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", iamCreds["AKIDEXAMPLE"])
 	t.Setenv("AWS_SESSION_TOKEN", "FwoG+session/token=")
 	cfg := websocketConfig(b, "ws-env")
 	cfg.Credentials = awschain.Provider()
-	connectedClient(t, cfg)
+	testenv.Connect(t, cfg)
 	up, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, up.HTTPStatus)
@@ -115,7 +116,7 @@ func TestWebSocketCredentialsFromTheEnvironment(t *testing.T) {
 
 func TestWebSocketErrorsAreClear(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 
 	// No credentials anywhere.
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
@@ -127,7 +128,7 @@ func TestWebSocketErrorsAreClear(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	cfg := websocketConfig(b, "ws-nocreds")
 	cfg.Credentials = awschain.Provider()
-	c := newClient(t, cfg)
+	c := testenv.NewClient(t, cfg)
 	require.ErrorContains(t, c.Connect(ctx), "no AWS credentials for WebSocket SigV4")
 
 	// None configured at all: New says where they come from.
@@ -137,7 +138,7 @@ func TestWebSocketErrorsAreClear(t *testing.T) {
 	// A wrong secret: the broker answers 403, and the error says so.
 	cfg = websocketConfig(b, "ws-wrong")
 	cfg.ConfigureIAMCredentials("AKIDEXAMPLE", "not-the-secret", "")
-	c = newClient(t, cfg)
+	c = testenv.NewClient(t, cfg)
 	require.ErrorContains(t, c.Connect(ctx), "WebSocket upgrade refused by localhost:443: HTTP 403 Forbidden")
 
 	// A non-AWS endpoint without a region.
@@ -154,19 +155,19 @@ func TestCustomAuthorizerOn443(t *testing.T) {
 		return err == nil && q.Get("x-amz-customauthorizer-name") == "MyAuth" && q.Get("SDK") == "iotmqtt" && password == "token"
 	}
 	b := broker.NewTLS(t, broker.WithCustomAuthorizer(authorize))
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "custom-auth")
 	cfg.ConfigureEndpoint("localhost", 443)
-	cfg.ConfigureSocketFactory(b.MTLSProxy().DialContext)
+	cfg.ConfigureSocketFactory(b.MTLS().Proxy.DialContext)
 	cfg.ConfigureCredentials(b.ClientFiles().RootCA, "", "")
 	cfg.ConfigureUsernamePassword("device?x-amz-customauthorizer-name=MyAuth", "token")
-	connectedClient(t, cfg)
+	testenv.Connect(t, cfg)
 	ev, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "custom-auth"})
 	require.NoError(t, err)
 	require.Equal(t, broker.ALPNMQTT, ev.ALPN)
 	require.Equal(t, "device?x-amz-customauthorizer-name=MyAuth&SDK=iotmqtt&Version="+client.Version, ev.Username)
 
 	cfg.ConfigureUsernamePassword("device?x-amz-customauthorizer-name=MyAuth", "wrong")
-	err = newClient(t, cfg).Connect(ctx)
+	err = testenv.NewClient(t, cfg).Connect(ctx)
 	require.ErrorIs(t, err, client.ErrConnectionRefused)
 }

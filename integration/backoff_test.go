@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // Tolerances for attempt times measured on the wire. Attempts keep to a
@@ -26,12 +26,10 @@ const (
 // time of the cut as the proxy recorded it.
 func cutAndWatch(t *testing.T, e *env, c *client.Client) (time.Time, uint64) {
 	t.Helper()
-	mark := e.events.Seq()
-	e.proxy.HangUp(true)
-	e.proxy.CutLinks(broker.FIN)
-	cut, err := e.events.WaitFor(testContext(t), broker.Match{Kind: broker.KindFault, After: mark, Where: func(ev broker.Event) bool {
-		return strings.HasPrefix(ev.Detail, "cut ")
-	}})
+	mark := e.Events.Seq()
+	e.Proxy.SetFault(broker.HangUp, true)
+	e.Proxy.CutLinks(broker.FIN)
+	cut, err := e.Events.WaitFor(testenv.Context(t), broker.Match{Fault: broker.FaultCut, After: mark})
 	require.NoError(t, err)
 	return cut.At, cut.Seq
 }
@@ -60,42 +58,42 @@ func checkSchedule(t *testing.T, phase string, cut time.Time, attempts []broker.
 // does not reset the wait; one that stays up for it does.
 func TestBackoffScheduleOnTheWire(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	c := e.connect(e.config("backoff"))
 
 	// A: an outage from a stable connection. Five attempts are hung up on;
 	// the sixth connects.
 	cut, mark := cutAndWatch(t, e, c)
-	failed, err := e.events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindAccept, After: mark})
+	failed, err := e.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	e.proxy.HangUp(false)
-	all, err := e.events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.HangUp, false)
+	all, err := e.Events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	require.Equal(t, failed, all[:5])
 	checkSchedule(t, "outage", cut, all, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 800 * ms, 800 * ms})
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 
 	// B: the connection drops before the stable time: the wait goes on
 	// from where it was (800 ms), it does not reset to 100 ms.
 	cut, mark = cutAndWatch(t, e, c)
-	e.proxy.HangUp(false)
-	next, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.HangUp, false)
+	next, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	checkSchedule(t, "unstable", cut, []broker.Event{next}, []time.Duration{800 * ms})
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 
 	// C: the connection stays up for the stable time: the wait resets.
 	// (A deliberate pause: the scenario is "a connection that lasts".)
 	time.Sleep(time.Second + 200*ms)
 	cut, mark = cutAndWatch(t, e, c)
-	failed, err = e.events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindAccept, After: mark})
+	failed, err = e.Events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	e.proxy.HangUp(false)
-	all, err = e.events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.HangUp, false)
+	all, err = e.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	checkSchedule(t, "after stable", cut, all, []time.Duration{100 * ms, 200 * ms, 400 * ms})
 	require.Equal(t, failed, all[:2])
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 }
 
 const ms = time.Millisecond

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iotmqtt/iotmqtt/broker"
-	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 var (
@@ -33,28 +32,12 @@ var (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// testTimeout bounds every wait. Timing tolerances below are chosen to hold
-// on a loaded 2-core machine.
-const testTimeout = 30 * time.Second
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // env is where a scenario runs: the embedded broker, or a real endpoint
-// behind a fault proxy.
+// behind a fault proxy (the -endpoint flags).
 type env struct {
-	t      *testing.T
-	b      *broker.Broker   // nil against a real endpoint
-	proxy  *broker.Proxy    // link faults; the device dials it
-	events *broker.Recorder // the broker's events, or only the proxy's against a real endpoint
-	host   string
-	port   int
-	files  certs.DeviceFiles
-	run    string // unique per test, for client ids and topics
+	*testenv.Target
+	t   *testing.T
+	run string // unique per test, for client ids and topics
 }
 
 func setup(t *testing.T, opts ...broker.Option) *env {
@@ -63,21 +46,10 @@ func setup(t *testing.T, opts ...broker.Option) *env {
 	_, _ = rand.Read(suffix[:])
 	e := &env{t: t, run: hex.EncodeToString(suffix[:])}
 	if *endpoint == "" {
-		e.b = broker.NewTLS(t, opts...)
-		e.proxy, e.events = e.b.MTLSProxy(), e.b.Events
-		e.host, e.port, e.files = e.b.Host(), e.b.Port(), e.b.ClientFiles()
+		e.Target = testenv.NewEmbedded(t, opts...)
 		return e
 	}
-	require.NotEmpty(t, *rootCA, "-rootCA is required with -endpoint")
-	require.NotEmpty(t, *certFile, "-cert is required with -endpoint")
-	require.NotEmpty(t, *keyFile, "-key is required with -endpoint")
-	e.events = broker.NewRecorder()
-	p, err := broker.NewProxy(net.JoinHostPort(*endpoint, strconv.Itoa(*port)), broker.ProxyRecorder(e.events, "proxy"))
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
-	e.proxy = p
-	e.host, e.port = *endpoint, *port
-	e.files = certs.DeviceFiles{RootCA: *rootCA, Cert: *certFile, PrivateKey: *keyFile}
+	e.Target = testenv.NewExternal(t, testenv.Endpoint{Host: *endpoint, Port: *port, RootCA: *rootCA, Cert: *certFile, Key: *keyFile})
 	return e
 }
 
@@ -85,7 +57,7 @@ func setup(t *testing.T, opts ...broker.Option) *env {
 // against a real endpoint, saying why.
 func (e *env) embedded(why string) {
 	e.t.Helper()
-	if e.b == nil {
+	if e.Broker == nil {
 		e.t.Skipf("skipped against -endpoint %s: needs the embedded broker to %s", *endpoint, why)
 	}
 }
@@ -94,44 +66,23 @@ func (e *env) clientID(name string) string { return fmt.Sprintf("%s-%s-%s", *cli
 func (e *env) topic(name string) string    { return fmt.Sprintf("%s/%s/%s", *topicPrefix, e.run, name) }
 
 // config configures a device for the endpoint, as a device is configured for
-// AWS, dialling through the fault proxy, with scaled timings.
+// AWS, dialling through the fault proxy, with scaled timings (back-off
+// 100 ms, 800 ms, 1 s).
 func (e *env) config(name string) client.Config {
-	cfg := client.DefaultConfig(e.clientID(name))
-	cfg.ConfigureEndpoint(e.host, e.port)
-	cfg.ConfigureCredentials(e.files.RootCA, e.files.PrivateKey, e.files.Cert)
-	cfg.ConfigureSocketFactory(e.proxy.DialContext)
-	cfg.ConfigureAutoReconnectBackoffTime(100*time.Millisecond, 800*time.Millisecond, time.Second)
-	cfg.ConfigureDrainingFrequency(20)
-	cfg.ConfigureConnectDisconnectTimeout(5 * time.Second)
-	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)
+	cfg := e.Config(e.clientID(name))
+	testenv.Scale(&cfg, 100*time.Millisecond)
 	return cfg
 }
 
-func (e *env) connect(cfg client.Config) *client.Client {
-	e.t.Helper()
-	c, err := client.New(cfg)
-	require.NoError(e.t, err)
-	require.NoError(e.t, c.Connect(testContext(e.t)))
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = c.Disconnect(ctx)
-	})
-	return c
-}
+func (e *env) connect(cfg client.Config) *client.Client { return testenv.Connect(e.t, cfg) }
 
 // goOffline cuts the device's link while new connections are hung up on,
 // and waits until the client knows.
 func (e *env) goOffline(c *client.Client) {
 	e.t.Helper()
-	e.proxy.HangUp(true)
-	e.proxy.CutLinks(broker.FIN)
-	waitStatus(e.t, c, client.StatusConnecting)
-}
-
-func waitStatus(t *testing.T, c *client.Client, want client.Status) {
-	t.Helper()
-	require.NoError(t, c.WaitStatus(testContext(t), want))
+	require.NoError(e.t, e.Proxy.SetFault(broker.HangUp, true))
+	e.Proxy.CutLinks(broker.FIN)
+	testenv.WaitStatus(e.t, c, client.StatusConnecting)
 }
 
 // arrival is a message seen at the broker (embedded) or at a directly
@@ -155,20 +106,15 @@ type observer interface {
 // proxy (time of receipt at that client).
 func (e *env) observe(topic string) observer {
 	e.t.Helper()
-	if e.b != nil {
-		return &recorderObserver{rec: e.events, m: broker.Match{Kind: broker.KindPublish, Topic: topic, After: e.events.Seq()}}
+	if e.Broker != nil {
+		return &recorderObserver{rec: e.Events, m: broker.Match{Kind: broker.KindPublish, Topic: topic, After: e.Events.Seq()}}
 	}
 	o := &clientObserver{changed: make(chan struct{})}
-	cfg := client.DefaultConfig(e.clientID("observer"))
-	cfg.ConfigureEndpoint(e.host, e.port)
-	cfg.ConfigureCredentials(e.files.RootCA, e.files.PrivateKey, e.files.Cert)
+	cfg := e.Config(e.clientID("observer"))
+	cfg.ConfigureSocketFactory(nil) // straight to the endpoint, not through the proxy
 	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)
-	c, err := client.New(cfg)
-	require.NoError(e.t, err)
-	ctx := testContext(e.t)
-	require.NoError(e.t, c.Connect(ctx))
-	e.t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	_, err = c.Subscribe(ctx, topic, client.QoS1, o.add)
+	c := testenv.Connect(e.t, cfg)
+	_, err := c.Subscribe(testenv.Context(e.t), topic, client.QoS1, o.add)
 	require.NoError(e.t, err)
 	return o
 }

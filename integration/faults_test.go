@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +12,14 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // A blackholed link (sockets open, nothing flows) is noticed by keepalive,
 // and the client reconnects once traffic flows again.
 func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	cfg := e.config("blackhole")
 	cfg.KeepAlive = time.Second
 	cfg.PingTimeout = 500 * time.Millisecond
@@ -27,8 +27,8 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	cfg.OnOffline = func(err error) { offline <- err }
 	c := e.connect(cfg)
 
-	mark := e.events.Seq()
-	e.proxy.Blackhole()
+	mark := e.Events.Seq()
+	e.Proxy.SetFault(broker.Blackhole, true)
 	start := time.Now()
 	var cause error
 	select {
@@ -40,9 +40,9 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	t.Logf("blackhole noticed after %v: %v", detected.Round(time.Millisecond), cause)
 	require.ErrorContains(t, cause, "pingresp not received")
 	require.Less(t, detected, 5*time.Second, "keepalive 1 s + ping timeout 0.5 s")
-	e.proxy.Restore()
-	waitStatus(t, c, client.StatusStable)
-	_, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.Blackhole, false)
+	testenv.WaitStatus(t, c, client.StatusStable)
+	_, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err, "it reconnected with a new connection")
 }
 
@@ -51,8 +51,8 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 func TestRefusedConnack(t *testing.T) {
 	e := setup(t)
 	e.embedded("refuse the CONNECT with a chosen return code")
-	ctx := testContext(t)
-	require.NoError(t, e.b.RejectConnect(4))
+	ctx := testenv.Context(t)
+	require.NoError(t, e.Broker.SetFault(broker.RejectConnect(4), true))
 	c, err := client.New(e.config("refused"))
 	require.NoError(t, err)
 	err = c.Connect(ctx)
@@ -62,11 +62,11 @@ func TestRefusedConnack(t *testing.T) {
 	require.ErrorContains(t, err, "bad user name or password")
 
 	id := e.clientID("refused")
-	ack, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: id})
+	ack, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: id})
 	require.NoError(t, err)
 	require.Equal(t, byte(4), ack.ReturnCode)
-	require.Equal(t, 1, e.events.Count(broker.Match{Kind: broker.KindConnect, ClientID: id}), "one attempt, no retry")
-	require.Zero(t, e.events.Count(broker.Match{Kind: broker.KindSubscribe, ClientID: id}))
+	require.Equal(t, 1, e.Events.Count(broker.Match{Kind: broker.KindConnect, ClientID: id}), "one attempt, no retry")
+	require.Zero(t, e.Events.Count(broker.Match{Kind: broker.KindSubscribe, ClientID: id}))
 }
 
 // An expired device certificate is refused in the TLS handshake; the error
@@ -74,29 +74,29 @@ func TestRefusedConnack(t *testing.T) {
 func TestExpiredCertificate(t *testing.T) {
 	e := setup(t)
 	e.embedded("issue an expired certificate from the broker's CA")
-	ctx := testContext(t)
-	expired, err := e.b.CA.IssueClient("old-device", certs.Expired())
+	ctx := testenv.Context(t)
+	expired, err := e.Broker.CA.IssueClient("old-device", certs.Expired())
 	require.NoError(t, err)
-	files, err := certs.WriteDeviceFiles(t.TempDir(), "old-device", e.b.CA, expired)
+	files, err := certs.WriteDeviceFiles(t.TempDir(), "old-device", e.Broker.CA, expired)
 	require.NoError(t, err)
 	cfg := e.config("expired")
 	cfg.ConfigureCredentials(files.RootCA, files.PrivateKey, files.Cert)
 	c, err := client.New(cfg)
 	require.NoError(t, err, "expiry is the server's call, as on AWS")
-	mark := e.events.Seq()
+	mark := e.Events.Seq()
 	err = c.Connect(ctx)
 	require.ErrorContains(t, err, "expired certificate")
-	f, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
+	f, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
 	require.NoError(t, err)
 	require.Contains(t, f.Cause, "expired")
-	require.Zero(t, e.events.Count(broker.Match{Kind: broker.KindConnect, After: mark}))
+	require.Zero(t, e.Events.Count(broker.Match{Kind: broker.KindConnect, After: mark}))
 }
 
 // A device that trusts the wrong root CA refuses the endpoint; the error
 // says why. Against the embedded broker, the broker saw the device abort.
 func TestWrongRootCA(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	other, err := certs.NewCA()
 	require.NoError(t, err)
 	dev, err := other.IssueClient("x")
@@ -104,16 +104,16 @@ func TestWrongRootCA(t *testing.T) {
 	files, err := certs.WriteDeviceFiles(t.TempDir(), "x", other, dev)
 	require.NoError(t, err)
 	cfg := e.config("wrongca")
-	cfg.ConfigureCredentials(files.RootCA, e.files.PrivateKey, e.files.Cert)
+	cfg.ConfigureCredentials(files.RootCA, e.Files.PrivateKey, e.Files.Cert)
 	c, err := client.New(cfg)
 	require.NoError(t, err)
-	mark := e.events.Seq()
+	mark := e.Events.Seq()
 	err = c.Connect(ctx)
 	require.ErrorContains(t, err, "certificate signed by unknown authority")
-	_, err = e.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	_, err = e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err, "the attempt reached the endpoint")
-	if e.b != nil {
-		f, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
+	if e.Broker != nil {
+		f, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
 		require.NoError(t, err)
 		require.Contains(t, f.Cause, "bad certificate")
 	}
@@ -123,7 +123,7 @@ func TestWrongRootCA(t *testing.T) {
 // every payload arrives at least once.
 func TestNoLossAcrossRandomCuts(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	const messages, cuts = 1000, 20
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -150,7 +150,7 @@ func TestNoLossAcrossRandomCuts(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				mode = broker.RST
 			}
-			e.proxy.CutLinks(mode)
+			e.Proxy.CutLinks(mode)
 		}
 		cutterDone <- nil
 	}()
@@ -164,7 +164,7 @@ func TestNoLossAcrossRandomCuts(t *testing.T) {
 		}
 	}
 	require.NoError(t, <-cutterDone)
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	// A last marker after the stream: once it is there, so is everything
 	// the client had accepted before it.
 	_, err := c.Publish(ctx, topic, []byte("end"), client.QoS1)
@@ -181,7 +181,7 @@ func TestNoLossAcrossRandomCuts(t *testing.T) {
 			missing = append(missing, strconv.Itoa(i))
 		}
 	}
-	cutCount := e.events.Count(broker.Match{Kind: broker.KindFault, Where: func(ev broker.Event) bool { return strings.HasPrefix(ev.Detail, "cut ") }})
+	cutCount := e.Events.Count(broker.Match{Fault: broker.FaultCut})
 	t.Logf("%d messages, %d cuts, %d arrivals (%d duplicates), %d publishes went through the offline queue",
 		messages, cutCount, len(seen.all())-1, len(seen.all())-1-messages, queued)
 	require.Empty(t, missing, "lost messages")

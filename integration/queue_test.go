@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // Requests made while the link is down are queued with the configured size
@@ -29,7 +30,7 @@ func TestOfflineQueueingOnTheWire(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t)
-			ctx := testContext(t)
+			ctx := testenv.Context(t)
 			topic := e.topic("queue")
 			seen := e.observe(topic)
 			cfg := e.config("queue")
@@ -41,11 +42,11 @@ func TestOfflineQueueingOnTheWire(t *testing.T) {
 				_, _ = c.Publish(ctx, topic, []byte(strconv.Itoa(i)), client.QoS1)
 			}
 			require.Equal(t, len(tt.want), c.QueuedRequests())
-			e.proxy.HangUp(false)
+			e.Proxy.SetFault(broker.HangUp, false)
 			got, err := seen.waitN(ctx, len(tt.want))
 			require.NoError(t, err)
 			require.Equal(t, tt.want, payloadsOf(got), "in order, none lost")
-			waitStatus(t, c, client.StatusStable)
+			testenv.WaitStatus(t, c, client.StatusStable)
 			// One more publish marks the end of the stream: nothing extra
 			// came before it.
 			_, err = c.Publish(ctx, topic, []byte("end"), client.QoS1)
@@ -61,7 +62,7 @@ func TestOfflineQueueingOnTheWire(t *testing.T) {
 // (the Python SDK's OfflineQueueingForSubscribeUnsubscribe).
 func TestOfflineSubscribeUnsubscribe(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	topicA, topicB := e.topic("A"), e.topic("B")
 	gotA, gotB := make(chan string, 10), make(chan string, 10)
 	c := e.connect(e.config("subunsub"))
@@ -74,8 +75,8 @@ func TestOfflineSubscribeUnsubscribe(t *testing.T) {
 	out, err = c.Unsubscribe(ctx, topicA)
 	require.NoError(t, err)
 	require.Equal(t, client.Queued, out)
-	e.proxy.HangUp(false)
-	waitStatus(t, c, client.StatusStable)
+	e.Proxy.SetFault(broker.HangUp, false)
+	testenv.WaitStatus(t, c, client.StatusStable)
 
 	for i := range 3 {
 		_, err := c.Publish(ctx, topicA, []byte(fmt.Sprint("a", i)), client.QoS1)
@@ -105,7 +106,7 @@ func TestDrainPacing(t *testing.T) {
 	for _, hz := range []float64{20, 100} {
 		t.Run(fmt.Sprintf("%vHz", hz), func(t *testing.T) {
 			e := setup(t)
-			ctx := testContext(t)
+			ctx := testenv.Context(t)
 			interval := time.Duration(float64(time.Second) / hz)
 			const queued, during = 30, 5
 			topic := e.topic("drain")
@@ -120,8 +121,8 @@ func TestDrainPacing(t *testing.T) {
 				_, err := c.PublishAsync(topic, []byte(strconv.Itoa(i)), client.QoS1, nil)
 				require.NoError(t, err)
 			}
-			mark := e.events.Seq()
-			e.proxy.HangUp(false)
+			mark := e.Events.Seq()
+			e.Proxy.SetFault(broker.HangUp, false)
 			first, err := seen.waitN(ctx, 1)
 			require.NoError(t, err)
 			for i := queued; i < queued+during; i++ {
@@ -133,8 +134,8 @@ func TestDrainPacing(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, seq(0, queued+during), payloadsOf(got))
 
-			if e.b != nil {
-				suback, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, After: mark})
+			if e.Broker != nil {
+				suback, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, After: mark})
 				require.NoError(t, err)
 				require.True(t, suback.At.Before(first[0].at), "drain starts after the SUBACK")
 				require.Less(t, first[0].at.Sub(suback.At), interval/2+20*time.Millisecond, "the first request goes at once")
@@ -155,7 +156,7 @@ func TestDrainPacing(t *testing.T) {
 // next reconnect and the subscription still delivers.
 func TestCutMidDrain(t *testing.T) {
 	e := setup(t)
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	topic, cmd := e.topic("middrain"), e.topic("cmd")
 	seen := e.observe(topic)
 	cmds := make(chan string, 10)
@@ -167,11 +168,11 @@ func TestCutMidDrain(t *testing.T) {
 		_, err := c.PublishAsync(topic, []byte(strconv.Itoa(i)), client.QoS1, nil)
 		require.NoError(t, err)
 	}
-	e.proxy.HangUp(false)
+	e.Proxy.SetFault(broker.HangUp, false)
 	_, err = seen.waitN(ctx, 5)
 	require.NoError(t, err)
-	e.proxy.CutLinks(broker.RST) // mid-drain; the client reconnects on its own
-	waitStatus(t, c, client.StatusStable)
+	e.Proxy.CutLinks(broker.RST) // mid-drain; the client reconnects on its own
+	testenv.WaitStatus(t, c, client.StatusStable)
 	// Stable means the queue is empty, not that everything has arrived: a
 	// last marker, sent after the drained requests, says when it has.
 	_, err = c.Publish(ctx, topic, []byte("end"), client.QoS1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // TestRealtimeSchedule runs the seed's exact settings: back-off 1 s, 32 s,
@@ -43,10 +44,10 @@ func TestRealtimeSchedule(t *testing.T) {
 		_, err := c.Publish(ctx, topic, []byte(strconv.Itoa(i)), client.QoS1)
 		require.NoError(t, err)
 	}
-	_, err = e.events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindAccept, After: mark})
+	_, err = e.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	e.proxy.HangUp(false)
-	attempts, err := e.events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.HangUp, false)
+	attempts, err := e.Events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	checkSchedule(t, "seed outage", cut, attempts, []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second})
 	got, err := seen.waitN(ctx, 10)
@@ -63,10 +64,10 @@ func TestRealtimeSchedule(t *testing.T) {
 	up := attempts[3].At
 	time.Sleep(time.Until(up.Add(20*time.Second + 500*time.Millisecond)))
 	cut, mark = cutAndWatch(t, e, c)
-	e.proxy.HangUp(false)
-	next, err := e.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+	e.Proxy.SetFault(broker.HangUp, false)
+	next, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	checkSchedule(t, "after 20 s stable", cut, []broker.Event{next}, []time.Duration{1 * time.Second})
-	waitStatus(t, c, client.StatusStable)
+	testenv.WaitStatus(t, c, client.StatusStable)
 	fmt.Println("realtime schedule verified: waits 1, 2, 4, 8 s; drain 2 Hz; reset to 1 s after 20 s stable")
 }

@@ -22,14 +22,14 @@ func startEmbedded(ctx context.Context, o *options, log *timeline) (*broker.Brok
 		}
 		opts = append(opts, broker.WithWebSocket(map[string]string{creds.AccessKeyID: creds.SecretAccessKey}))
 	}
-	b, err := broker.Start(opts...)
+	b, err := broker.StartTLS(opts...)
 	if err != nil {
 		return nil, nil, err
 	}
 	if o.websocket {
-		log.say("no --endpoint: started the embedded broker; WebSocket (SigV4) on %s, presented as wss://localhost:443/mqtt", b.WSSAddr())
-		return b, b.WSSProxy().DialContext, nil
+		log.say("no --endpoint: started the embedded broker; WebSocket (SigV4) on %s, presented as wss://localhost:443/mqtt", b.WebSocket().Addr)
+		return b, b.WebSocket().Proxy.DialContext, nil
 	}
-	log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", b.Addr(), b.ClientFiles().Cert)
-	return b, b.MTLSProxy().DialContext, nil
+	log.say("no --endpoint: started the embedded broker on %s (mutual TLS; fresh CA and device certificate %s)", b.MTLS().Addr, b.ClientFiles().Cert)
+	return b, b.MTLS().Proxy.DialContext, nil
 }

@@ -24,10 +24,10 @@ func (d *faultDemo) start(ctx context.Context) {
 	go func() {
 		defer d.wg.Done()
 		d.log.say("*** fault: the link is cut; new connections are hung up on for %v ***", d.outage)
-		d.b.HangUp(true)
+		d.b.SetFault(broker.HangUp, true)
 		d.b.CutLinks(broker.FIN)
 		sleep(ctx, d.outage)
-		d.b.HangUp(false)
+		d.b.SetFault(broker.HangUp, false)
 		d.log.say("*** fault over: the broker accepts connections again ***")
 	}()
 }

@@ -7,12 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,26 +65,8 @@ func TestEncodeMessageLikePython(t *testing.T) {
 	require.Equal(t, `{"message": "a \"q\" <b>", "sequence": 12}`, string(encodeMessage(`a "q" <b>`, 12)))
 }
 
-// syncBuffer is safe for the callback goroutine and the test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func TestEmbeddedRunWithCount(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	err := run(context.Background(), []string{"--count", "3", "--interval", "20ms"}, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	for i := range 3 {
@@ -95,7 +78,7 @@ func TestEmbeddedRunWithCount(t *testing.T) {
 }
 
 func TestPublishMode(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	err := run(context.Background(), []string{"--count", "2", "--interval", "20ms", "-m", "publish", "-M", "hi", "-t", "x/y"}, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Contains(t, stdout.String(), "Published topic x/y: {\"message\": \"hi\", \"sequence\": 1}\n")
@@ -103,7 +86,7 @@ func TestPublishMode(t *testing.T) {
 }
 
 func TestFaultDemoShowsTheTimeline(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	err := run(context.Background(), []string{"--faults", "--count", "8", "--interval", "50ms"}, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	log := stderr.String()
@@ -118,7 +101,7 @@ func TestFaultDemoShowsTheTimeline(t *testing.T) {
 
 func TestInterruptDisconnectsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--interval", "20ms"}, &stdout, &stderr) }()
 	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "Received a new message") }, 10*time.Second, 5*time.Millisecond)
@@ -142,8 +125,8 @@ func TestWrongEndpointIsAClearError(t *testing.T) {
 func TestWebsocketOnTheEmbeddedBroker(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "sample-secret")
-	var stdout, stderr syncBuffer
-	err := run(context.Background(), []string{"-w", "--count", "2", "--interval", "20ms"}, &stdout, &stderr)
+	var stdout, stderr testenv.Buffer
+	err := run(context.Background(), []string{"-w", "--count", "2", "--interval", "100ms"}, &stdout, &stderr) // timeouts scale with the interval: 1 s to connect
 	require.NoError(t, err, stderr.String())
 	require.Equal(t, 2, strings.Count(stdout.String(), "Received a new message"))
 	require.Contains(t, stderr.String(), "WebSocket (SigV4)")

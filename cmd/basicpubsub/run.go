@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer b.Close()
 		files := b.ClientFiles()
-		host, port = b.Host(), b.Port()
+		host, port = b.MTLS().Host, b.MTLS().Port
 		rootCAPath, certificatePath, privateKeyPath = files.RootCA, files.Cert, files.PrivateKey
 		if o.websocket {
 			host, port, certificatePath, privateKeyPath = "localhost", 443, "", ""

@@ -62,11 +62,11 @@ var (
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	var e endpoint
-	fs.StringVar(&e.host, "endpoint", "", "external MQTT broker host (default: the embedded broker)")
-	fs.IntVar(&e.port, "port", 8883, "port of -endpoint")
-	fs.StringVar(&e.rootCA, "rootCA", "", "root CA file for -endpoint")
-	fs.StringVar(&e.cert, "cert", "", "device certificate file for -endpoint")
-	fs.StringVar(&e.key, "key", "", "device private key file for -endpoint")
+	fs.StringVar(&e.Host, "endpoint", "", "external MQTT broker host (default: the embedded broker)")
+	fs.IntVar(&e.Port, "port", 8883, "port of -endpoint")
+	fs.StringVar(&e.RootCA, "rootCA", "", "root CA file for -endpoint")
+	fs.StringVar(&e.Cert, "cert", "", "device certificate file for -endpoint")
+	fs.StringVar(&e.Key, "key", "", "device private key file for -endpoint")
 	fs.StringVar(&e.clientID, "clientId", "iotmqtt-bench", "prefix of the client ids used")
 	fs.StringVar(&e.topicPrefix, "topicPrefix", "sdk/test/iotmqtt/bench", "prefix of the topics used")
 	out := fs.String("out", "bench/RESULTS.md", "file to write the report to (empty: none)")
@@ -77,7 +77,7 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if e.host != "" && (e.rootCA == "" || e.cert == "" || e.key == "") {
+	if e.Host != "" && (e.RootCA == "" || e.Cert == "" || e.Key == "") {
 		return errors.New("-endpoint needs -rootCA, -cert and -key")
 	}
 	sc := fullScale
@@ -140,8 +140,8 @@ func run(args []string, stdout io.Writer) error {
 	}
 
 	where := "the embedded mochi broker over mutual TLS (loopback)"
-	if e.host != "" {
-		where = fmt.Sprintf("%s:%d over mutual TLS, through the fault proxy", e.host, e.port)
+	if e.Host != "" {
+		where = fmt.Sprintf("%s:%d over mutual TLS, through the fault proxy", e.Host, e.Port)
 	}
 	report := render(rows, where, *quick)
 	fmt.Fprint(stdout, report)

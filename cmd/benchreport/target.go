@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -15,27 +13,21 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // endpoint says where to measure: the embedded broker (host empty) or an
 // external one.
 type endpoint struct {
-	host              string
-	port              int
-	rootCA, cert, key string
-	clientID          string
-	topicPrefix       string
+	testenv.Endpoint
+	clientID    string
+	topicPrefix string
 }
 
 // target is one broker to measure against, with a fault proxy in front:
 // clients dial the proxy, which records connection attempts and can cut.
 type target struct {
-	b      *broker.Broker // nil for an external endpoint
-	proxy  *broker.Proxy
-	events *broker.Recorder
-	host   string
-	port   int
-	files  certs.DeviceFiles
+	*testenv.Target
 	id     string
 	topics string
 }
@@ -44,43 +36,27 @@ type target struct {
 // recorder (for throughput).
 func (e endpoint) open(name string, quiet bool) (*target, error) {
 	t := &target{id: e.clientID + "-" + name, topics: e.topicPrefix + "/" + name}
-	if e.host == "" {
+	var err error
+	if e.Host == "" {
 		opts := []broker.Option{broker.WithThingName(e.clientID)}
 		if quiet {
 			opts = append(opts, broker.WithoutMessageRecording())
 		}
-		b, err := broker.Start(opts...)
-		if err != nil {
-			return nil, err
-		}
-		t.b, t.proxy, t.events = b, b.MTLSProxy(), b.Events
-		t.host, t.port, t.files = b.Host(), b.Port(), b.ClientFiles()
-		return t, nil
+		t.Target, err = testenv.Embedded(opts...)
+	} else {
+		t.Target, err = testenv.External(e.Endpoint)
 	}
-	t.events = broker.NewRecorder()
-	p, err := broker.NewProxy(net.JoinHostPort(e.host, strconv.Itoa(e.port)), broker.ProxyRecorder(t.events, "proxy"))
 	if err != nil {
 		return nil, err
 	}
-	t.proxy, t.host, t.port = p, e.host, e.port
-	t.files = certs.DeviceFiles{RootCA: e.rootCA, Cert: e.cert, PrivateKey: e.key}
 	return t, nil
 }
 
-func (t *target) close() {
-	if t.b != nil {
-		t.b.Close()
-		return
-	}
-	t.proxy.Close()
-}
+func (t *target) close() { t.Close() }
 
 // config configures an iotmqtt client for the target, dialling the proxy.
 func (t *target) config(name string) client.Config {
-	cfg := client.DefaultConfig(t.id + "-" + name)
-	cfg.ConfigureEndpoint(t.host, t.port)
-	cfg.ConfigureCredentials(t.files.RootCA, t.files.PrivateKey, t.files.Cert)
-	cfg.ConfigureSocketFactory(t.proxy.DialContext)
+	cfg := t.Config(t.id + "-" + name)
 	cfg.ConfigureAutoReconnectBackoffTime(10*time.Millisecond, 100*time.Millisecond, time.Second)
 	cfg.ConfigureDrainingFrequency(1000)
 	cfg.ConfigureConnectDisconnectTimeout(10 * time.Second)
@@ -113,12 +89,12 @@ func disconnect(c *client.Client) {
 // paho connects a raw paho client the way iotmqtt connects: MQTT 3.1.1,
 // mutual TLS with the same files, through the same proxy.
 func (t *target) paho(name string) (paho.Client, error) {
-	pool, kp, err := certs.LoadDeviceFiles(t.files)
+	pool, kp, err := certs.LoadDeviceFiles(t.Files)
 	if err != nil {
 		return nil, err
 	}
-	opts := paho.NewClientOptions().AddBroker("tls://" + t.proxy.Addr()).SetClientID(t.id + "-" + name).
-		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: t.host, MinVersion: tls.VersionTLS12}).
+	opts := paho.NewClientOptions().AddBroker("tls://" + t.Proxy.Addr()).SetClientID(t.id + "-" + name).
+		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: t.Host, MinVersion: tls.VersionTLS12}).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(600 * time.Second).
 		SetWriteTimeout(10 * time.Second).SetOrderMatters(true)
 	pc := paho.NewClient(opts)

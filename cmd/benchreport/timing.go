@@ -15,8 +15,8 @@ import (
 // goOffline cuts the client's link while new connections are hung up on, and
 // waits until the client knows.
 func goOffline(t *target, c *client.Client) error {
-	t.proxy.HangUp(true)
-	t.proxy.CutLinks(broker.FIN)
+	t.Proxy.SetFault(broker.HangUp, true)
+	t.Proxy.CutLinks(broker.FIN)
 	return waitStatus(c, client.StatusConnecting, 10*time.Second)
 }
 
@@ -56,7 +56,7 @@ func drainAccuracy(e endpoint, hz float64, n int) ([]row, error) {
 			return nil, err
 		}
 	}
-	t.proxy.HangUp(false)
+	t.Proxy.SetFault(broker.HangUp, false)
 	interval := time.Duration(float64(time.Second) / hz)
 	at, err := arrivals(n, time.Duration(n+10)*interval+30*time.Second)
 	if err != nil {
@@ -86,12 +86,12 @@ func drainAccuracy(e endpoint, hz float64, n int) ([]row, error) {
 // and returns their times: at the embedded broker (its recorder), or, on an
 // external endpoint, at a second client connected without the proxy.
 func observe(e endpoint, t *target, topic string) (func(n int, timeout time.Duration) ([]time.Time, error), func(), error) {
-	if t.b != nil {
-		mark := t.events.Seq()
+	if t.Broker != nil {
+		mark := t.Events.Seq()
 		return func(n int, timeout time.Duration) ([]time.Time, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			evs, err := t.events.WaitForN(ctx, n, broker.Match{Kind: broker.KindPublish, Topic: topic, After: mark})
+			evs, err := t.Events.WaitForN(ctx, n, broker.Match{Kind: broker.KindPublish, Topic: topic, After: mark})
 			out := make([]time.Time, len(evs))
 			for i, ev := range evs {
 				out[i] = ev.At
@@ -147,14 +147,14 @@ func backoffAccuracy(e endpoint, base time.Duration) ([]row, error) {
 		return nil, err
 	}
 	defer disconnect(c)
-	mark := t.events.Seq()
-	t.proxy.HangUp(true)
+	mark := t.Events.Seq()
+	t.Proxy.SetFault(broker.HangUp, true)
 	cut := time.Now()
-	t.proxy.CutLinks(broker.FIN)
+	t.Proxy.CutLinks(broker.FIN)
 	ctx, cancel := context.WithTimeout(context.Background(), base<<(steps+1)+30*time.Second)
 	defer cancel()
-	attempts, err := t.events.WaitForN(ctx, steps, broker.Match{Kind: broker.KindAccept, After: mark})
-	t.proxy.HangUp(false)
+	attempts, err := t.Events.WaitForN(ctx, steps, broker.Match{Kind: broker.KindAccept, After: mark})
+	t.Proxy.SetFault(broker.HangUp, false)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func lossDetection(e endpoint, n int) ([]row, error) {
 			return nil, err
 		}
 		start := time.Now()
-		t.proxy.CutLinks(broker.FIN)
+		t.Proxy.CutLinks(broker.FIN)
 		select {
 		case at := <-offline:
 			ds = append(ds, at.Sub(start))
@@ -240,10 +240,10 @@ func reconnectCost(e endpoint, n int) ([]row, error) {
 		if err := goOffline(t, c); err != nil {
 			return nil, err
 		}
-		mark := t.events.Seq()
-		t.proxy.HangUp(false)
+		mark := t.Events.Seq()
+		t.Proxy.SetFault(broker.HangUp, false)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		accept, err := t.events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
+		accept, err := t.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 		if err == nil {
 			err = c.WaitStatus(ctx, client.StatusStable)
 		}
