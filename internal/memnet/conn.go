@@ -86,9 +86,9 @@ func newConn(mu *sync.Mutex, laddr, raddr *net.TCPAddr) *Conn {
 // closed (net.ErrClosed) or the read deadline passes (os.ErrDeadlineExceeded).
 func (c *Conn) Read(p []byte) (int, error) {
 	for {
-		expired := c.rd.wait()
+		expired, passed := c.rd.wait()
 		c.mu.Lock()
-		n, ok, err := c.readLocked(p, expired)
+		n, ok, err := c.readLocked(p, passed)
 		readable := c.buf.Len() > 0 || c.eof || c.reset
 		c.mu.Unlock()
 		if ok {
@@ -107,11 +107,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // readLocked is one attempt of Read; ok is false if it must wait. c.mu is
 // held.
-func (c *Conn) readLocked(p []byte, expired <-chan struct{}) (n int, ok bool, err error) {
+func (c *Conn) readLocked(p []byte, expired bool) (n int, ok bool, err error) {
 	switch {
 	case c.closed:
 		return 0, true, c.opErr("read", net.ErrClosed)
-	case isClosed(expired):
+	case expired:
 		return 0, true, c.opErr("read", os.ErrDeadlineExceeded)
 	case len(p) == 0:
 		return 0, true, nil
@@ -135,13 +135,13 @@ func (c *Conn) readLocked(p []byte, expired <-chan struct{}) (n int, ok bool, er
 // (ECONNRESET) or closed it (EPIPE, from the second write after the close
 // on).
 func (c *Conn) Write(p []byte) (int, error) {
-	expired := c.wd.wait()
+	_, expired := c.wd.wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.closed:
 		return 0, c.opErr("write", net.ErrClosed)
-	case isClosed(expired):
+	case expired:
 		return 0, c.opErr("write", os.ErrDeadlineExceeded)
 	case c.reset:
 		return 0, c.opErr("write", os.NewSyscallError("write", syscall.ECONNRESET))
@@ -260,16 +260,18 @@ func (c *Conn) opErr(op string, err error) error {
 type deadline struct {
 	mu      sync.Mutex
 	timer   *time.Timer
+	at      time.Time     // the deadline, or zero
 	expired chan struct{} // closed once the deadline has passed
 	stopped bool          // the Conn is closed: no more timers
 }
 
 // wait returns a channel that is closed when the deadline passes (if it is
-// not changed to a later one before).
-func (d *deadline) wait() <-chan struct{} {
+// not changed to a later one before), and whether it has passed: at its very
+// instant it has, even if the timer's function has not run yet.
+func (d *deadline) wait() (ch <-chan struct{}, passed bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.expired
+	return d.expired, isClosed(d.expired) || !d.at.IsZero() && !time.Now().Before(d.at)
 }
 
 // set sets the deadline to t; zero means none.
@@ -283,6 +285,7 @@ func (d *deadline) set(t time.Time) {
 		<-d.expired // the timer fired: wait until its function closed it
 	}
 	d.timer = nil
+	d.at = t
 	passed := isClosed(d.expired)
 	if t.IsZero() {
 		if passed {
