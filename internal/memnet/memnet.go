@@ -8,7 +8,10 @@
 // blocked in [Listener.Accept] or [Conn.Read] is durably blocked, and
 // deadlines are timers, so they follow the bubble's fake clock. Create the
 // Network's listeners and connections, and use them, inside the bubble (or
-// all outside one: everything works without a bubble too).
+// all outside one: everything works without a bubble too): a listener or
+// connection made in a bubble belongs to it, and using it from outside
+// panics, as synctest does for the bubble's channels and timers. The network
+// starts no goroutines.
 //
 // # What it models
 //
@@ -40,9 +43,10 @@
 // Write while holding a lock that its own reader needs, and as a goroutine
 // waiting on a sync.Mutex is not durably blocked, a bubble then hangs
 // silently instead of reporting a deadlock. Real sockets have large kernel
-// buffers and the harness never relies on back-pressure, so unbounded
-// buffers are the closer model for it. The price: a writer whose peer never
-// reads grows memory without bound.
+// buffers, which such a program rarely fills, so unbounded buffers are the
+// closer model. The price: a writer whose peer never reads grows memory
+// without bound, and a test that needs back-pressure (a slow reader stalling
+// its writer) cannot be written on memnet.
 package memnet
 
 import (
