@@ -18,6 +18,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/iotmqtt/iotmqtt/certs"
+	"github.com/iotmqtt/iotmqtt/internal/memnet"
 )
 
 // ALPNMQTTCA is the TLS application protocol AWS IoT expects for MQTT with
@@ -84,7 +85,7 @@ func StartTLS(opts ...Option) (*Broker, error) {
 		listeners: make(map[string]*Listener),
 	}
 	if cfg.memory {
-		return nil, errors.New("broker: WithMemoryNetwork: not wired yet") // replaced once internal/memnet lands
+		b.net = memnet.New()
 	}
 	for _, h := range cfg.hosts {
 		if net.ParseIP(h) == nil {

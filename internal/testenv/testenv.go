@@ -27,8 +27,13 @@ const Timeout = 30 * time.Second
 
 // Context returns a context bounded by Timeout, cancelled when the test
 // ends.
-func Context(tb testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+func Context(tb testing.TB) context.Context { return ContextFor(tb, Timeout) }
+
+// ContextFor returns a context bounded by d, cancelled when the test ends:
+// for a test in virtual time whose schedule runs longer than Timeout (its
+// bound costs nothing there).
+func ContextFor(tb testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	tb.Cleanup(cancel)
 	return ctx
 }
