@@ -82,6 +82,7 @@ func waitLost(t *testing.T, pc *pahoClient) error {
 }
 
 func TestMutualTLSConnectPublishSubscribe(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "thing-1", func(o *paho.ClientOptions) {
@@ -136,6 +137,7 @@ func TestMutualTLSConnectPublishSubscribe(t *testing.T) {
 }
 
 func TestSNIAndALPN(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	cfg := b.ClientTLSConfig()
@@ -151,6 +153,7 @@ func TestSNIAndALPN(t *testing.T) {
 }
 
 func TestClientFilesWorkLikeADeviceKit(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	files := b.ClientFiles()
 	pool, kp, err := certs.LoadDeviceFiles(files)
@@ -161,6 +164,7 @@ func TestClientFilesWorkLikeADeviceKit(t *testing.T) {
 }
 
 func TestRefusesBadClientCertificates(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	other, err := certs.NewCA()
 	require.NoError(t, err)
@@ -202,6 +206,7 @@ func TestRefusesBadClientCertificates(t *testing.T) {
 }
 
 func TestCutLinks(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []broker.CutMode{broker.FIN, broker.RST} {
 		t.Run(mode.String(), func(t *testing.T) {
 			b := broker.NewTLS(t)
@@ -223,6 +228,7 @@ func TestCutLinks(t *testing.T) {
 }
 
 func TestRefuseThenAcceptOnSamePort(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	pc := connected(t, b, "refuse-thing")
 
@@ -237,6 +243,7 @@ func TestRefuseThenAcceptOnSamePort(t *testing.T) {
 }
 
 func TestHangUpRecordsEveryAttempt(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	mark := b.Events.Seq()
@@ -255,6 +262,7 @@ func TestHangUpRecordsEveryAttempt(t *testing.T) {
 }
 
 func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "bh-thing", func(o *paho.ClientOptions) {
@@ -284,6 +292,7 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 }
 
 func TestCutAndDisconnectOneClient(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	a := connected(t, b, "a")
@@ -304,6 +313,7 @@ func TestCutAndDisconnectOneClient(t *testing.T) {
 }
 
 func TestRestartKeepsPortsAndInboxesLosesSessions(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("up/#")
@@ -326,6 +336,7 @@ func TestRestartKeepsPortsAndInboxesLosesSessions(t *testing.T) {
 }
 
 func TestRejectConnectReturnCodes(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	for rc := byte(1); rc <= 5; rc++ {
@@ -348,6 +359,7 @@ func TestRejectConnectReturnCodes(t *testing.T) {
 }
 
 func TestWithholdPuback(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "withheld")
@@ -376,6 +388,7 @@ func TestWithholdPuback(t *testing.T) {
 }
 
 func TestAckWithoutDelivery(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("t")
@@ -395,6 +408,7 @@ func TestAckWithoutDelivery(t *testing.T) {
 }
 
 func TestInlinePublishReachesClient(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "listener")
@@ -415,6 +429,7 @@ func TestInlinePublishReachesClient(t *testing.T) {
 }
 
 func TestPlainTCPListener(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	ctx := testenv.Context(t)
 	pc := newPaho(t, b.TCP().Addr, nil, "plain")
@@ -427,6 +442,7 @@ func TestPlainTCPListener(t *testing.T) {
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
+	t.Parallel()
 	b, err := broker.StartTLS()
 	require.NoError(t, err)
 	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "closing")
@@ -438,6 +454,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 }
 
 func TestStandaloneProxy(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	ctx := testenv.Context(t)
 	rec := broker.NewRecorder()
@@ -467,6 +484,7 @@ func TestStandaloneProxy(t *testing.T) {
 }
 
 func TestRecorderWaitForTimesOutWithContext(t *testing.T) {
+	t.Parallel()
 	rec := broker.NewRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
@@ -476,6 +494,7 @@ func TestRecorderWaitForTimesOutWithContext(t *testing.T) {
 }
 
 func TestEventsCarryTheClientAddress(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "addr-thing")
@@ -491,6 +510,7 @@ func TestEventsCarryTheClientAddress(t *testing.T) {
 }
 
 func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "subber")
@@ -516,6 +536,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 }
 
 func TestWithoutMessageRecording(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithoutMessageRecording())
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "quiet")

@@ -15,6 +15,7 @@ import (
 // connection without a packet, as AWS IoT does; an MQTT 5 client is told
 // first. Either way the recorded cause says who ended the session.
 func TestDisconnectClient(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	ctx := testenv.Context(t)
 	for _, tt := range []struct {
@@ -27,7 +28,7 @@ func TestDisconnectClient(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			id := "dc-" + tt.name
-			c := dialRaw(t, b.TCP().Addr, id, tt.version, 30)
+			c := dialRaw(t, b.TCP(), id, tt.version, 30)
 			require.NoError(t, b.DisconnectClient(id))
 			pk, err := c.receive()
 			if tt.wantDisconnect {

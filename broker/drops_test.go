@@ -54,9 +54,10 @@ func publishDrops(t *testing.T, b *broker.Broker, topic string, qos byte, n int)
 // Every copy mochi drops is a DROPPED event with its reason, and makes the
 // broker's Publish fail with ErrDropped.
 func TestDropsAreRecorded(t *testing.T) {
+	t.Parallel()
 	t.Run("write queue full", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumClientWritesPending = 1 }))
-		c := dialRaw(t, b.TCP().Addr, "slow", 4, 30)
+		c := dialRaw(t, b.TCP(), "slow", 4, 30)
 		c.subscribe("q", 0)
 		stallWriter(t, b, "slow")
 		// One copy may be taken by the stalled writer, one fits the queue:
@@ -71,7 +72,7 @@ func TestDropsAreRecorded(t *testing.T) {
 	})
 	t.Run("in-flight limit", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumInflight = 2 }))
-		c := dialRaw(t, b.TCP().Addr, "no-acks", 4, 30)
+		c := dialRaw(t, b.TCP(), "no-acks", 4, 30)
 		c.subscribe("q", 1) // and never acknowledge
 		require.Equal(t, 1, publishDrops(t, b, "q", 1, 3), "the third copy finds two in flight")
 		e, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDropped, ClientID: "no-acks"})
@@ -81,7 +82,7 @@ func TestDropsAreRecorded(t *testing.T) {
 	t.Run("subscriber offline", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP())
 		ctx := testenv.Context(t)
-		c := dialRaw(t, b.TCP().Addr, "away", 4, 30, func(pk *packets.Packet) { pk.Connect.Clean = false })
+		c := dialRaw(t, b.TCP(), "away", 4, 30, func(pk *packets.Packet) { pk.Connect.Clean = false })
 		c.subscribe("q", 1)
 		require.NoError(t, c.conn.Close())
 		_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "away"})
@@ -95,7 +96,7 @@ func TestDropsAreRecorded(t *testing.T) {
 	})
 	t.Run("larger than the client accepts", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP())
-		c := dialRaw(t, b.TCP().Addr, "small", 5, 30, func(pk *packets.Packet) { pk.Properties.MaximumPacketSize = 64 })
+		c := dialRaw(t, b.TCP(), "small", 5, 30, func(pk *packets.Packet) { pk.Properties.MaximumPacketSize = 64 })
 		c.subscribe("q", 0)
 		// Queued for the client, then lost when its writer encodes it: the
 		// DELIVER is recorded, then the DROPPED.
@@ -122,8 +123,9 @@ func TestDropsAreRecorded(t *testing.T) {
 // subscriber's writer is stuck; the message still goes out, in order, once
 // the writer is free.
 func TestPublishIsBoundedByItsContext(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
-	c := dialRaw(t, b.TCP().Addr, "stuck", 4, 30)
+	c := dialRaw(t, b.TCP(), "stuck", 4, 30)
 	c.subscribe("b", 1)
 	release := stallWriter(t, b, "stuck")
 

@@ -12,6 +12,7 @@ import (
 // Messages received before Close are not lost: Next returns them, then
 // ErrInboxClosed; nothing published after Close arrives.
 func TestInboxCloseKeepsWhatArrivedBefore(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("in/#")

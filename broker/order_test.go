@@ -16,6 +16,7 @@ import (
 // finds it recorded (no wait needed), and the client's answer is recorded
 // after it; a fault is recorded before it takes effect.
 func TestRecordedOrderIsCausal(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	ctx := testenv.Context(t)
 	const rounds = 60

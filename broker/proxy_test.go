@@ -15,6 +15,7 @@ import (
 // the port before another Accept can try to bind it), and a final Accept
 // leaves the proxy accepting.
 func TestAcceptRacingRefuse(t *testing.T) {
+	t.Parallel()
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { up.Close() })
@@ -22,7 +23,7 @@ func TestAcceptRacingRefuse(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 
-	const rounds = 10000
+	const rounds = 1000
 	failed := 0
 	var example error
 	for range rounds {
@@ -58,10 +59,11 @@ func TestAcceptRacingRefuse(t *testing.T) {
 // A link already cut is not open any more, even before the proxy's copiers
 // have noticed: CutLinks and Links count only open links.
 func TestCutLinksCountsOnlyOpenLinks(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	p := b.TCP().Proxy
 	for i := range 50 {
-		dialRaw(t, b.TCP().Addr, fmt.Sprint("counted-", i), 4, 30)
+		dialRaw(t, b.TCP(), fmt.Sprint("counted-", i), 4, 30)
 		require.Equal(t, 1, p.CutLinks(broker.FIN), "round %d", i)
 		require.Zero(t, p.Links(), "round %d", i)
 		require.Zero(t, p.CutLinks(broker.FIN), "round %d", i)

@@ -11,6 +11,9 @@ import (
 
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // rawClient speaks MQTT over plain TCP with mochi's packet codec, for what
@@ -26,9 +29,9 @@ type rawClient struct {
 // dialRaw connects to addr and completes CONNECT/CONNACK with the given
 // protocol version (4 is 3.1.1, 5 is MQTT 5) and keepalive in seconds;
 // adjust may change the CONNECT.
-func dialRaw(t *testing.T, addr, id string, version byte, keepalive uint16, adjust ...func(*packets.Packet)) *rawClient {
+func dialRaw(t *testing.T, l *broker.Listener, id string, version byte, keepalive uint16, adjust ...func(*packets.Packet)) *rawClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, testTimeout)
+	conn, err := l.Proxy.DialContext(testenv.Context(t), "tcp", l.Addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	c := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: version}

@@ -28,6 +28,7 @@ func seqs(evs []broker.Event) []uint64 {
 }
 
 func TestRecorderAfterBeyondInt64(t *testing.T) {
+	t.Parallel()
 	r := broker.NewRecorder()
 	addN(r, 3)
 	for _, after := range []uint64{1 << 63, math.MaxUint64} {
@@ -40,6 +41,7 @@ func TestRecorderAfterBeyondInt64(t *testing.T) {
 }
 
 func TestRecorderSurvivesAPanickingWhere(t *testing.T) {
+	t.Parallel()
 	r := broker.NewRecorder()
 	addN(r, 1)
 	require.Panics(t, func() {
@@ -62,6 +64,7 @@ func TestRecorderSurvivesAPanickingWhere(t *testing.T) {
 // before: the test adds one event at a time and lets the waiter see it
 // before adding the next.
 func TestRecorderWaiterExaminesEachEventOnce(t *testing.T) {
+	t.Parallel()
 	r := broker.NewRecorder()
 	ctx, cancel := context.WithCancel(testenv.Context(t))
 	examined := make(chan uint64)
@@ -84,6 +87,7 @@ func TestRecorderWaiterExaminesEachEventOnce(t *testing.T) {
 }
 
 func TestRecorderKeepsTheLatestEvents(t *testing.T) {
+	t.Parallel()
 	ctx := testenv.Context(t)
 	r := broker.NewRecorderWithLimit(10)
 	addN(r, 25)
@@ -108,6 +112,7 @@ func TestRecorderKeepsTheLatestEvents(t *testing.T) {
 // A waiter that falls behind by more than the limit fails with
 // broker.ErrEventsDiscarded instead of missing events silently.
 func TestRecorderWaiterOverrunIsAnError(t *testing.T) {
+	t.Parallel()
 	r := broker.NewRecorderWithLimit(4)
 	entered, release := make(chan struct{}), make(chan struct{})
 	first := true

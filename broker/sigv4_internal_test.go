@@ -23,6 +23,7 @@ func vectorRequest(t *testing.T, uri string) *http.Request {
 }
 
 func TestVerifyPresignedPythonVector(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2017, 6, 28, 21, 0, 0, 0, time.UTC)
 	secrets := map[string]string{vectorKeyID: vectorSecret}
 	require.NoError(t, verifyPresigned(vectorRequest(t, vectorURL), secrets, at))

@@ -61,6 +61,7 @@ func wsHost(b *broker.Broker) string {
 }
 
 func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
 	ctx := testenv.Context(t)
 	for _, service := range []string{"iotdevicegateway", "iotdata"} {
@@ -105,6 +106,7 @@ func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 }
 
 func TestWebSocketRefusesBadSignatures(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
 	ctx := testenv.Context(t)
 	host := wsHost(b)
@@ -142,6 +144,7 @@ func TestWebSocketRefusesBadSignatures(t *testing.T) {
 // The Python SDK's client sends a 172-character key and looks for the exact
 // bytes "sec-websocket-accept: " in the response.
 func TestWebSocketHandshakeSuitsThePythonSDK(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
 	u, err := url.Parse(presign(t, wsHost(b), "AKIDEXAMPLE", testCreds["AKIDEXAMPLE"], "iotdata", time.Now()))
 	require.NoError(t, err)
@@ -178,6 +181,7 @@ func TestWebSocketHandshakeSuitsThePythonSDK(t *testing.T) {
 }
 
 func TestCustomAuthorizer(t *testing.T) {
+	t.Parallel()
 	authorize := func(username, password string) bool {
 		_, query, _ := strings.Cut(username, "?")
 		q, err := url.ParseQuery(query)
@@ -216,6 +220,7 @@ func TestCustomAuthorizer(t *testing.T) {
 // A refused TLS handshake on the WebSocket listener is recorded with the
 // client's own address, as on the mutual-TLS listener.
 func TestWebSocketRecordsTLSFailures(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithWebSocket(testCreds))
 	ctx := testenv.Context(t)
 	raw, err := net.DialTimeout("tcp", b.WebSocket().Addr, testTimeout)

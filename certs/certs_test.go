@@ -32,6 +32,7 @@ func verifyClient(ca *certs.CA, kp *certs.KeyPair) error {
 }
 
 func TestNewCADefaults(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	require.True(t, ca.Cert.IsCA)
 	require.IsType(t, &ecdsa.PrivateKey{}, ca.Key)
@@ -41,6 +42,7 @@ func TestNewCADefaults(t *testing.T) {
 }
 
 func TestIssueServerSANs(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	tests := []struct {
 		name     string
@@ -69,6 +71,7 @@ func TestIssueServerSANs(t *testing.T) {
 }
 
 func TestIssueClient(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	other := newCA(t)
 	tests := []struct {
@@ -100,6 +103,7 @@ func TestIssueClient(t *testing.T) {
 }
 
 func TestRSAKeyUsage(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	kp, err := ca.IssueClient("rsa-thing", certs.WithKeyType(certs.RSA2048))
 	require.NoError(t, err)
@@ -112,11 +116,13 @@ func TestRSAKeyUsage(t *testing.T) {
 }
 
 func TestIssueClientRejectsEmptyName(t *testing.T) {
+	t.Parallel()
 	_, err := newCA(t).IssueClient("")
 	require.ErrorContains(t, err, "empty thing name")
 }
 
 func TestWithModify(t *testing.T) {
+	t.Parallel()
 	kp, err := newCA(t).IssueClient("thing", certs.WithModify(func(c *x509.Certificate) {
 		c.Subject.Organization = []string{"acme"}
 	}))
@@ -125,6 +131,7 @@ func TestWithModify(t *testing.T) {
 }
 
 func TestWriteAndLoadDeviceFiles(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	dev, err := ca.IssueClient("basicPubSub")
 	require.NoError(t, err)
@@ -149,6 +156,7 @@ func TestWriteAndLoadDeviceFiles(t *testing.T) {
 }
 
 func TestLoadErrorsNameTheProblem(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	a, err := ca.IssueClient("a")
 	require.NoError(t, err)
@@ -193,6 +201,7 @@ func TestLoadErrorsNameTheProblem(t *testing.T) {
 // TestMutualTLSHandshake proves the generated material works for a real mutual
 // TLS handshake, and that each negative option makes the server refuse.
 func TestMutualTLSHandshake(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	other := newCA(t)
 	srv, err := ca.IssueServer(nil)

@@ -17,6 +17,7 @@ type step struct {
 }
 
 func TestBackoffSequence(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name              string
 		base, max, stable time.Duration
@@ -80,6 +81,7 @@ func TestBackoffSequence(t *testing.T) {
 }
 
 func TestBackoffDoesNotOverflow(t *testing.T) {
+	t.Parallel()
 	b := &backoff{base: time.Nanosecond, max: time.Duration(1<<63 - 1), stable: time.Hour}
 	var last time.Duration
 	for range 200 {
@@ -91,6 +93,7 @@ func TestBackoffDoesNotOverflow(t *testing.T) {
 }
 
 func TestBackoffJitter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		jitter, random float64
 		want           time.Duration

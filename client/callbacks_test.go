@@ -16,6 +16,7 @@ import (
 // A slow callback does not delay acknowledgements: the client acks every
 // delivery while the callback is still blocked.
 func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	release := make(chan struct{})
@@ -42,6 +43,7 @@ func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 }
 
 func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	var logs testenv.Buffer
@@ -70,6 +72,7 @@ func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 // Sync calls made inside a callback complete (in the Python SDK they always
 // time out).
 func TestSyncCallsInsideACallbackComplete(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "reentrant"))
@@ -107,6 +110,7 @@ func errString(err error) string {
 // Messages carry topic, payload, QoS, retain and dup; overlapping filters
 // each get the message, in subscription order, then OnMessage.
 func TestMessageFieldsAndRouting(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	var mu sync.Mutex
@@ -144,6 +148,7 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 // With a persistent session the broker redelivers what the client missed,
 // flagged as duplicate.
 func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "persistent")
@@ -170,6 +175,7 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 }
 
 func TestSharedSubscriptionDelivers(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "sharer"))
@@ -189,6 +195,7 @@ func TestSharedSubscriptionDelivers(t *testing.T) {
 // A panicking subscription callback does not hide the message from the
 // other matching callbacks or from OnMessage.
 func TestAPanickingCallbackDoesNotHideTheMessageFromOthers(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	got := make(chan string, 4)

@@ -17,10 +17,12 @@ import (
 // DefaultConfig is the zero Config with a client id: New applies the
 // defaults (defaults_test.go checks their values).
 func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, client.Config{ClientID: "basicPubSub"}, client.DefaultConfig("basicPubSub"))
 }
 
 func TestNewNamesTheBadSetting(t *testing.T) {
+	t.Parallel()
 	ca, err := certs.NewCA()
 	require.NoError(t, err)
 	a, err := ca.IssueClient("a")
@@ -107,6 +109,7 @@ func TestNewNamesTheBadSetting(t *testing.T) {
 }
 
 func TestInMemoryCredentials(t *testing.T) {
+	t.Parallel()
 	ca, err := certs.NewCA()
 	require.NoError(t, err)
 	kp, err := ca.IssueClient("mem")
@@ -122,6 +125,7 @@ func TestInMemoryCredentials(t *testing.T) {
 
 // A missing credential file is testable with errors.Is.
 func TestMissingCredentialFileIsNotExist(t *testing.T) {
+	t.Parallel()
 	cfg := client.Config{ClientID: "x", Host: "localhost", CAFile: filepath.Join(t.TempDir(), "nope.pem")}
 	_, err := client.New(cfg)
 	require.ErrorIs(t, err, fs.ErrNotExist)

@@ -9,6 +9,7 @@ import (
 
 // The zero Config means the AWS IoT Python SDK's defaults.
 func TestDefaultsEqualThePythonSDK(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig("basicPubSub").withDefaults()
 	require.False(t, cfg.PersistentSession, "clean session")
 	require.False(t, cfg.UseWebsocket)
@@ -36,6 +37,7 @@ func TestDefaultsEqualThePythonSDK(t *testing.T) {
 
 // ConfigureOfflinePublishQueueing takes the Python SDK's queue sizes.
 func TestConfigureOfflinePublishQueueingTakesPythonSizes(t *testing.T) {
+	t.Parallel()
 	var cfg Config
 	cfg.ConfigureOfflinePublishQueueing(QueueInfinite, DropOldest)
 	require.Equal(t, 0, cfg.OfflineQueueLimit)
@@ -51,6 +53,7 @@ func TestConfigureOfflinePublishQueueingTakesPythonSizes(t *testing.T) {
 // Every field a ConfigError can name for a Configure method names a real
 // method, and the Python name follows from it.
 func TestSetterTableNamesConfigureMethods(t *testing.T) {
+	t.Parallel()
 	methods := map[string]bool{
 		"ConfigureLastWill": true, "ConfigureEndpoint": true, "ConfigureIAMCredentials": true,
 		"ConfigureCredentials": true, "ConfigureAutoReconnectBackoffTime": true,

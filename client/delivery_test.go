@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -35,6 +36,7 @@ const stuckTopic = "$SYS/never-acked"
 // acknowledged — are not sent again when that connection drops, even while
 // an older request on it still waits for its PUBACK.
 func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "once")
@@ -75,6 +77,7 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 // One missing PUBACK does not hold back the acknowledgements of the
 // requests sent after it.
 func TestAMissingPubackDoesNotHoldBackLaterAcks(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "unblocked"))
@@ -103,48 +106,51 @@ func TestAMissingPubackDoesNotHoldBackLaterAcks(t *testing.T) {
 // after RejectAfterCloses attempts, failed with ErrRejectedByBroker and
 // removed; the requests behind it go out.
 func TestARequestThatCostsTheLinkIsRemovedAndTheRestProceeds(t *testing.T) {
-	// The broker closes the connection on a packet over 150,000 bytes, as
-	// AWS IoT Core does for a payload over 128 KiB.
-	b := broker.NewTLS(t, broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumPacketSize = 150_000 }))
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "poisoned")
-	cfg.MaxPayloadSize = 1 << 20 // the client does not know the broker's limit
-	c := testenv.Connect(t, cfg)
-	goOffline(t, b, c)
-	results := make(chan string, 10)
-	ack := func(name string) func(error) {
-		return func(err error) { results <- fmt.Sprint(name, ":", err) }
-	}
-	_, err := c.PublishAsync("p/before", []byte("ok"), client.QoS1, ack("before"))
-	require.NoError(t, err)
-	_, err = c.PublishAsync("p/huge", make([]byte, 200_000), client.QoS1, ack("huge"))
-	require.NoError(t, err)
-	for i := range 5 {
-		_, err = c.PublishAsync("p/after", []byte(fmt.Sprint(i)), client.QoS1, ack(fmt.Sprint("after", i)))
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// The broker closes the connection on a packet over 150,000 bytes, as
+		// AWS IoT Core does for a payload over 128 KiB.
+		b := virtualBroker(t, broker.WithCapabilities(func(c *mqtt.Capabilities) { c.MaximumPacketSize = 150_000 }))
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "poisoned")
+		cfg.MaxPayloadSize = 1 << 20 // the client does not know the broker's limit
+		c := testenv.Connect(t, cfg)
+		goOffline(t, b, c)
+		results := make(chan string, 10)
+		ack := func(name string) func(error) {
+			return func(err error) { results <- fmt.Sprint(name, ":", err) }
+		}
+		_, err := c.PublishAsync("p/before", []byte("ok"), client.QoS1, ack("before"))
 		require.NoError(t, err)
-	}
-	require.NoError(t, b.SetFault(broker.Refuse, false))
-	var got []string
-	for range 7 {
-		select {
-		case r := <-results:
-			got = append(got, r)
-		case <-ctx.Done():
-			t.Fatalf("results so far: %v\n%s", got, strings.Join(eventLines(b), "\n"))
+		_, err = c.PublishAsync("p/huge", make([]byte, 200_000), client.QoS1, ack("huge"))
+		require.NoError(t, err)
+		for i := range 5 {
+			_, err = c.PublishAsync("p/after", []byte(fmt.Sprint(i)), client.QoS1, ack(fmt.Sprint("after", i)))
+			require.NoError(t, err)
 		}
-	}
-	require.Contains(t, got, "before:<nil>")
-	for i := range 5 {
-		require.Contains(t, got, fmt.Sprintf("after%d:<nil>", i))
-	}
-	var huge string
-	for _, r := range got {
-		if strings.HasPrefix(r, "huge:") {
-			huge = r
+		require.NoError(t, b.SetFault(broker.Refuse, false))
+		var got []string
+		for range 7 {
+			select {
+			case r := <-results:
+				got = append(got, r)
+			case <-ctx.Done():
+				t.Fatalf("results so far: %v\n%s", got, strings.Join(eventLines(b), "\n"))
+			}
 		}
-	}
-	require.Contains(t, huge, "closed the connection", "the poisoned request's callback says why")
-	require.Zero(t, c.QueuedRequests())
+		require.Contains(t, got, "before:<nil>")
+		for i := range 5 {
+			require.Contains(t, got, fmt.Sprintf("after%d:<nil>", i))
+		}
+		var huge string
+		for _, r := range got {
+			if strings.HasPrefix(r, "huge:") {
+				huge = r
+			}
+		}
+		require.Contains(t, huge, "closed the connection", "the poisoned request's callback says why")
+		require.Zero(t, c.QueuedRequests())
+	})
 }
 
 func eventLines(b *broker.Broker) []string {
@@ -250,7 +256,7 @@ func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
 		took    time.Duration
 		mark    uint64 // the recorder's sequence number when the call returned
 	}
-	for round := range 10 {
+	for round := range 3 {
 		testenv.WaitStatus(t, c, client.StatusStable)
 		results := make(chan result, 500)
 		var wg sync.WaitGroup
@@ -288,28 +294,32 @@ func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
 // Once the last queued request has gone out the client is stable at once:
 // a new request goes straight out instead of waiting a drain interval.
 func TestStableAsSoonAsTheQueueIsEmpty(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "prompt")
-	cfg.ConfigureDrainingFrequency(0.2) // 5 s between drained requests
-	c := testenv.Connect(t, cfg)
-	goOffline(t, b, c)
-	_, err := c.Publish(ctx, "prompt", []byte("queued"), client.QoS1)
-	require.NoError(t, err)
-	mark := b.Events.Seq()
-	require.NoError(t, b.SetFault(broker.Refuse, false))
-	drained, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "prompt", After: mark})
-	require.NoError(t, err)
-	out, err := c.Publish(ctx, "prompt", []byte("next"), client.QoS1)
-	require.NoError(t, err)
-	next, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "prompt", After: drained.Seq})
-	require.NoError(t, err)
-	t.Logf("the next request reached the broker %v after the last drained one (drain interval 5 s)", next.At.Sub(drained.At))
-	require.Less(t, next.At.Sub(drained.At), 2*time.Second, "the new request did not wait for the next drain tick (outcome %v)", out)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "prompt")
+		cfg.ConfigureDrainingFrequency(0.2) // 5 s between drained requests
+		c := testenv.Connect(t, cfg)
+		goOffline(t, b, c)
+		_, err := c.Publish(ctx, "prompt", []byte("queued"), client.QoS1)
+		require.NoError(t, err)
+		mark := b.Events.Seq()
+		require.NoError(t, b.SetFault(broker.Refuse, false))
+		drained, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "prompt", After: mark})
+		require.NoError(t, err)
+		out, err := c.Publish(ctx, "prompt", []byte("next"), client.QoS1)
+		require.NoError(t, err)
+		next, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "prompt", After: drained.Seq})
+		require.NoError(t, err)
+		t.Logf("the next request reached the broker %v after the last drained one (drain interval 5 s)", next.At.Sub(drained.At))
+		require.Equal(t, time.Duration(0), next.At.Sub(drained.At), "the new request did not wait for the next drain tick (outcome %v)", out)
+	})
 }
 
 // A request whose context has already ended is neither sent nor queued.
 func TestACancelledContextSendsNothing(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	c := testenv.Connect(t, deviceConfig(b, "cancelled"))
 	done, cancel := context.WithCancel(context.Background())
@@ -331,6 +341,7 @@ func TestACancelledContextSendsNothing(t *testing.T) {
 // An asynchronous QoS 0 publish on a stable connection is in flight at
 // once and its callback fires when it is written; the broker gets it once.
 func TestAsyncQoS0OnAStableLink(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "async0"))

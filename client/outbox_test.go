@@ -21,6 +21,7 @@ func req(i int) *request { return &request{kind: kindPublish, topic: strconv.Ito
 
 // The Python SDK's own queue cases (test_offline_request_queue.py).
 func TestQueuePolicies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		limit, n     int
@@ -81,6 +82,7 @@ func TestQueuePolicies(t *testing.T) {
 }
 
 func TestQueueWithoutBoundKeepsEverything(t *testing.T) {
+	t.Parallel()
 	o := &outbox{}
 	for i := range 10000 {
 		out, _, err := o.enqueue(req(i))
@@ -93,6 +95,7 @@ func TestQueueWithoutBoundKeepsEverything(t *testing.T) {
 // Requests in flight go back to the queue in their place, so the drain
 // sends everything in acceptance order; the queue's front is tracked.
 func TestRequeueKeepsOrder(t *testing.T) {
+	t.Parallel()
 	o := &outbox{}
 	l := &link{}
 	a, b, c, d := req(0), req(1), req(2), req(3)
@@ -120,6 +123,7 @@ func TestRequeueKeepsOrder(t *testing.T) {
 
 // A full bounded queue with DropOldest never drops what is in flight.
 func TestDropOldestSkipsInflight(t *testing.T) {
+	t.Parallel()
 	o := &outbox{limit: 1, drop: DropOldest}
 	a := req(0)
 	o.pushInflight(a, &link{})
@@ -135,6 +139,7 @@ func TestDropOldestSkipsInflight(t *testing.T) {
 }
 
 func TestDoneUpToFollowsAcceptanceOrder(t *testing.T) {
+	t.Parallel()
 	o := &outbox{}
 	l := &link{}
 	a, b, c := req(0), req(1), req(2)

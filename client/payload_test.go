@@ -7,6 +7,7 @@ import (
 )
 
 func TestPayloadPool(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, 64, 65, 100, 128, 129, 8192, 128 * 1024, 256 * 1024, 256*1024 + 1} {
 		src := make([]byte, n)
 		for i := range src {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -23,32 +24,35 @@ import (
 // turn into a burst of attempts once failures become fast: two attempts are
 // never closer than the current wait.
 func TestSlowAttemptsDoNotTurnIntoABurst(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "burst")
-	cfg.ConfigureAutoReconnectBackoffTime(50*time.Millisecond, 100*time.Millisecond, time.Second)
-	cfg.ConfigureConnectDisconnectTimeout(500 * time.Millisecond)
-	c := testenv.Connect(t, cfg)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "burst")
+		cfg.ConfigureAutoReconnectBackoffTime(50*time.Millisecond, 100*time.Millisecond, time.Second)
+		cfg.ConfigureConnectDisconnectTimeout(500 * time.Millisecond)
+		c := testenv.Connect(t, cfg)
 
-	b.SetFault(broker.Blackhole, true) // attempts hang until the connect timeout
-	b.CutLinks(broker.FIN)
-	testenv.WaitStatus(t, c, client.StatusConnecting)
-	slow := b.Events.Seq()
-	_, err := b.Events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: slow})
-	require.NoError(t, err, "slow attempts, each failing after 500 ms")
-	b.SetFault(broker.HangUp, true) // from the next attempt on, every attempt fails at once
-	fast := b.Events.Seq()
-	accepts, err := b.Events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: fast})
-	require.NoError(t, err)
-	b.SetFault(broker.HangUp, false)
-	b.SetFault(broker.Blackhole, false)
-	closest := time.Hour
-	for i := 1; i < len(accepts); i++ {
-		gap := accepts[i].At.Sub(accepts[i-1].At)
-		closest = min(closest, gap)
-		require.GreaterOrEqual(t, gap, 90*time.Millisecond, "attempt %d came %v after the one before", i, gap)
-	}
-	t.Logf("closest attempts after slow ones: %v apart (wait 100 ms)", closest)
+		b.SetFault(broker.Blackhole, true) // attempts hang until the connect timeout
+		b.CutLinks(broker.FIN)
+		testenv.WaitStatus(t, c, client.StatusConnecting)
+		slow := b.Events.Seq()
+		_, err := b.Events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: slow})
+		require.NoError(t, err, "slow attempts, each failing after 500 ms")
+		b.SetFault(broker.HangUp, true) // from the next attempt on, every attempt fails at once
+		fast := b.Events.Seq()
+		accepts, err := b.Events.WaitForN(ctx, 6, broker.Match{Kind: broker.KindAccept, After: fast})
+		require.NoError(t, err)
+		b.SetFault(broker.HangUp, false)
+		b.SetFault(broker.Blackhole, false)
+		closest := time.Hour
+		for i := 1; i < len(accepts); i++ {
+			gap := accepts[i].At.Sub(accepts[i-1].At)
+			closest = min(closest, gap)
+			require.GreaterOrEqual(t, gap, 100*time.Millisecond, "attempt %d came %v after the one before", i, gap)
+		}
+		t.Logf("closest attempts after slow ones: %v apart (wait 100 ms)", closest)
+	})
 }
 
 // subackSwallower makes mochi read SUBSCRIBE packets without answering them
@@ -73,39 +77,42 @@ func (h *subackSwallower) OnPacketRead(_ *mqtt.Client, pk packets.Packet) (packe
 // report the subscriptions as renewed, and keeps the filter: it renews it on
 // the next connection.
 func TestRenewalWithoutSubackIsNotSilentlyLost(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	var logs testenv.Buffer
-	cfg := deviceConfig(b, "renewer")
-	cfg.ConfigureMQTTOperationTimeout(300 * time.Millisecond)
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	got := make(chan string, 10)
-	c := testenv.Connect(t, cfg)
-	_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- string(m.Payload) })
-	require.NoError(t, err)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		var logs testenv.Buffer
+		cfg := deviceConfig(b, "renewer")
+		cfg.ConfigureMQTTOperationTimeout(300 * time.Millisecond)
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		got := make(chan string, 10)
+		c := testenv.Connect(t, cfg)
+		_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- string(m.Payload) })
+		require.NoError(t, err)
 
-	swallow := &subackSwallower{}
-	require.NoError(t, b.Mochi().AddHook(swallow, nil))
-	swallow.on.Store(true)
-	mark := b.Events.Seq()
-	b.CutLinks(broker.FIN)
-	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "renewer", After: mark})
-	require.NoError(t, err)
-	swallow.on.Store(false)
-	// The client gives up on that connection and renews on the next one.
-	next, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "renewer", After: mark})
-	require.NoError(t, err)
-	require.Equal(t, []byte{1}, next.ReturnCodes)
-	testenv.WaitStatus(t, c, client.StatusStable)
-	require.Contains(t, logs.String(), "no SUBACK")
-	require.NotContains(t, logs.String(), "subscriptions renewed filters=1 timeout")
-	require.NoError(t, b.Publish(ctx, "cmd", []byte("still here"), 1, false))
-	select {
-	case p := <-got:
-		require.Equal(t, "still here", p)
-	case <-ctx.Done():
-		t.Fatal("the subscription was lost")
-	}
+		swallow := &subackSwallower{}
+		require.NoError(t, b.Mochi().AddHook(swallow, nil))
+		swallow.on.Store(true)
+		mark := b.Events.Seq()
+		b.CutLinks(broker.FIN)
+		_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "renewer", After: mark})
+		require.NoError(t, err)
+		swallow.on.Store(false)
+		// The client gives up on that connection and renews on the next one.
+		next, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "renewer", After: mark})
+		require.NoError(t, err)
+		require.Equal(t, []byte{1}, next.ReturnCodes)
+		testenv.WaitStatus(t, c, client.StatusStable)
+		require.Contains(t, logs.String(), "no SUBACK")
+		require.NotContains(t, logs.String(), "subscriptions renewed filters=1 timeout")
+		require.NoError(t, b.Publish(ctx, "cmd", []byte("still here"), 1, false))
+		select {
+		case p := <-got:
+			require.Equal(t, "still here", p)
+		case <-ctx.Done():
+			t.Fatal("the subscription was lost")
+		}
+	})
 }
 
 // A connect attempt that runs out of time is always reported as the one
@@ -129,6 +136,7 @@ func TestAConnectTimeoutIsAlwaysErrTimeout(t *testing.T) {
 // A certificate the broker refuses (TLS 1.3 reports it after the client's
 // handshake) is a clear TLS error, without paho's "network Error" prefix.
 func TestTLSRefusalIsAClearError(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	expired, err := b.CA.IssueClient("old", certs.Expired())

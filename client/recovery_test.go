@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,7 @@ func payloads(evs []broker.Event) []string {
 }
 
 func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		size   int
@@ -90,6 +92,7 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 }
 
 func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "strict"))
@@ -128,137 +131,141 @@ func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
 // After a reconnect the client renews its subscriptions (waiting for the
 // SUBACK) before it drains the queue, one request per tick, first at once.
 func TestReconnectResubscribesThenDrains(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "drainer")
-	cfg.ConfigureDrainingFrequency(20) // 50 ms
-	got := make(chan client.Message, 10)
-	c := testenv.Connect(t, cfg)
-	for _, f := range []string{"cmd/#", "cfg/+"} {
-		_, err := c.Subscribe(ctx, f, client.QoS1, func(m client.Message) { got <- m })
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "drainer")
+		cfg.ConfigureDrainingFrequency(20) // 50 ms
+		got := make(chan client.Message, 10)
+		c := testenv.Connect(t, cfg)
+		for _, f := range []string{"cmd/#", "cfg/+"} {
+			_, err := c.Subscribe(ctx, f, client.QoS1, func(m client.Message) { got <- m })
+			require.NoError(t, err)
+		}
+		goOffline(t, b, c)
+		for i := range 5 {
+			out, err := c.Publish(ctx, "up", []byte(fmt.Sprint(i)), client.QoS1)
+			require.NoError(t, err)
+			require.Equal(t, client.Queued, out, "the sync call returns at once when offline")
+		}
+
+		mark := b.Events.Seq()
+		require.NoError(t, b.SetFault(broker.Refuse, false))
+		pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "up", After: mark})
 		require.NoError(t, err)
-	}
-	goOffline(t, b, c)
-	for i := range 5 {
-		out, err := c.Publish(ctx, "up", []byte(fmt.Sprint(i)), client.QoS1)
+		require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
+
+		sub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "drainer", After: mark})
 		require.NoError(t, err)
-		require.Equal(t, client.Queued, out, "the sync call returns at once when offline")
-	}
+		require.ElementsMatch(t, []broker.TopicFilter{{Filter: "cmd/#", QoS: 1}, {Filter: "cfg/+", QoS: 1}}, sub.Filters)
+		suback, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "drainer", After: mark})
+		require.NoError(t, err)
+		require.Less(t, suback.Seq, pubs[0].Seq, "the drain starts after the SUBACK")
+		require.Equal(t, time.Duration(0), pubs[0].At.Sub(suback.At), "the first drained request goes out at once")
+		for i := 1; i < len(pubs); i++ {
+			require.Equal(t, 50*time.Millisecond, pubs[i].At.Sub(pubs[i-1].At), "gap %d: exactly 1/20 Hz", i)
+		}
 
-	mark := b.Events.Seq()
-	require.NoError(t, b.SetFault(broker.Refuse, false))
-	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "up", After: mark})
-	require.NoError(t, err)
-	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
-
-	sub, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSubscribe, ClientID: "drainer", After: mark})
-	require.NoError(t, err)
-	require.ElementsMatch(t, []broker.TopicFilter{{Filter: "cmd/#", QoS: 1}, {Filter: "cfg/+", QoS: 1}}, sub.Filters)
-	suback, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "drainer", After: mark})
-	require.NoError(t, err)
-	require.Less(t, suback.Seq, pubs[0].Seq, "the drain starts after the SUBACK")
-	require.Less(t, pubs[0].At.Sub(suback.At), 40*time.Millisecond, "the first drained request goes out at once")
-	for i := 1; i < len(pubs); i++ {
-		gap := pubs[i].At.Sub(pubs[i-1].At)
-		// A ticker never runs early on average; one late tick can make the
-		// next gap shorter. Bounds hold on a loaded 2-core machine.
-		require.Greater(t, gap, 10*time.Millisecond, "gap %d", i)
-		require.Less(t, gap, 250*time.Millisecond, "gap %d", i)
-	}
-	mean := pubs[len(pubs)-1].At.Sub(pubs[0].At) / time.Duration(len(pubs)-1)
-	require.InDelta(t, float64(50*time.Millisecond), float64(mean), float64(15*time.Millisecond), "mean spacing %v", mean)
-
-	// The renewed subscriptions deliver.
-	require.NoError(t, b.Publish(ctx, "cmd/reboot", []byte("now"), 1, false))
-	select {
-	case m := <-got:
-		require.Equal(t, "cmd/reboot", m.Topic)
-	case <-ctx.Done():
-		t.Fatal("renewed subscription did not deliver")
-	}
+		// The renewed subscriptions deliver.
+		require.NoError(t, b.Publish(ctx, "cmd/reboot", []byte("now"), 1, false))
+		select {
+		case m := <-got:
+			require.Equal(t, "cmd/reboot", m.Topic)
+		case <-ctx.Done():
+			t.Fatal("renewed subscription did not deliver")
+		}
+	})
 }
 
 func TestRequestsDuringTheDrainJoinTheTail(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "tail")
-	cfg.ConfigureDrainingFrequency(10)
-	c := testenv.Connect(t, cfg)
-	goOffline(t, b, c)
-	for i := range 3 {
-		_, err := c.PublishAsync("t", []byte(fmt.Sprint(i)), client.QoS1, nil)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "tail")
+		cfg.ConfigureDrainingFrequency(10)
+		c := testenv.Connect(t, cfg)
+		goOffline(t, b, c)
+		for i := range 3 {
+			_, err := c.PublishAsync("t", []byte(fmt.Sprint(i)), client.QoS1, nil)
+			require.NoError(t, err)
+		}
+		mark := b.Events.Seq()
+		require.NoError(t, b.SetFault(broker.Refuse, false))
+		_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
 		require.NoError(t, err)
-	}
-	mark := b.Events.Seq()
-	require.NoError(t, b.SetFault(broker.Refuse, false))
-	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
-	require.NoError(t, err)
-	require.Equal(t, client.StatusRecovering, c.Status())
-	for i := 3; i < 5; i++ {
-		out, err := c.Publish(ctx, "t", []byte(fmt.Sprint(i)), client.QoS1)
+		require.Equal(t, client.StatusRecovering, c.Status())
+		for i := 3; i < 5; i++ {
+			out, err := c.Publish(ctx, "t", []byte(fmt.Sprint(i)), client.QoS1)
+			require.NoError(t, err)
+			require.Equal(t, client.Queued, out, "behind the drain")
+		}
+		pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
 		require.NoError(t, err)
-		require.Equal(t, client.Queued, out, "behind the drain")
-	}
-	pubs, err := b.Events.WaitForN(ctx, 5, broker.Match{Kind: broker.KindPublish, Topic: "t", After: mark})
-	require.NoError(t, err)
-	require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
-	testenv.WaitStatus(t, c, client.StatusStable)
-	out, err := c.Publish(ctx, "t", []byte("direct"), client.QoS1)
-	require.NoError(t, err)
-	require.Equal(t, client.Sent, out)
+		require.Equal(t, []string{"0", "1", "2", "3", "4"}, payloads(pubs))
+		testenv.WaitStatus(t, c, client.StatusStable)
+		out, err := c.Publish(ctx, "t", []byte("direct"), client.QoS1)
+		require.NoError(t, err)
+		require.Equal(t, client.Sent, out)
+	})
 }
 
 // A link drop in the middle of a drain loses nothing: the drain pauses, the
 // next connection renews the subscriptions again and resumes.
 func TestLinkDropMidDrainLosesNothing(t *testing.T) {
-	b := broker.NewTLS(t)
-	ctx := testenv.Context(t)
-	cfg := deviceConfig(b, "resilient")
-	cfg.ConfigureDrainingFrequency(20)
-	got := make(chan client.Message, 10)
-	c := testenv.Connect(t, cfg)
-	_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- m })
-	require.NoError(t, err)
-	goOffline(t, b, c)
-	for i := range 10 {
-		_, err := c.PublishAsync("d", []byte(fmt.Sprint(i)), client.QoS1, nil)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		ctx := testenv.Context(t)
+		cfg := deviceConfig(b, "resilient")
+		cfg.ConfigureDrainingFrequency(20)
+		got := make(chan client.Message, 10)
+		c := testenv.Connect(t, cfg)
+		_, err := c.Subscribe(ctx, "cmd", client.QoS1, func(m client.Message) { got <- m })
 		require.NoError(t, err)
-	}
-	mark := b.Events.Seq()
-	require.NoError(t, b.SetFault(broker.Refuse, false))
-	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark})
-	require.NoError(t, err)
-	b.CutLinks(broker.RST) // mid-drain
-
-	subs, err := b.Events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindSubscribe, ClientID: "resilient", After: mark})
-	require.NoError(t, err, "subscriptions renewed on each reconnect")
-	require.Equal(t, "cmd", subs[1].Filters[0].Filter)
-	testenv.WaitStatus(t, c, client.StatusStable)
-	// Stable means the queue is empty, not that the broker has read the
-	// last PUBLISH: wait for it on the wire.
-	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark,
-		Where: func(e broker.Event) bool { return string(e.Payload) == "9" }})
-	require.NoError(t, err)
-
-	seen := map[string]bool{}
-	var firstSeen []string
-	for _, e := range b.Events.Events(broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark}) {
-		if !seen[string(e.Payload)] {
-			seen[string(e.Payload)] = true
-			firstSeen = append(firstSeen, string(e.Payload))
+		goOffline(t, b, c)
+		for i := range 10 {
+			_, err := c.PublishAsync("d", []byte(fmt.Sprint(i)), client.QoS1, nil)
+			require.NoError(t, err)
 		}
-	}
-	require.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, firstSeen, "all ten, first arrivals in order")
-	require.NoError(t, b.Publish(ctx, "cmd", []byte("still listening"), 1, false))
-	select {
-	case m := <-got:
-		require.Equal(t, "still listening", string(m.Payload))
-	case <-ctx.Done():
-		t.Fatal("subscription lost after the mid-drain cut")
-	}
+		mark := b.Events.Seq()
+		require.NoError(t, b.SetFault(broker.Refuse, false))
+		_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark})
+		require.NoError(t, err)
+		b.CutLinks(broker.RST) // mid-drain
+
+		subs, err := b.Events.WaitForN(ctx, 2, broker.Match{Kind: broker.KindSubscribe, ClientID: "resilient", After: mark})
+		require.NoError(t, err, "subscriptions renewed on each reconnect")
+		require.Equal(t, "cmd", subs[1].Filters[0].Filter)
+		testenv.WaitStatus(t, c, client.StatusStable)
+		// Stable means the queue is empty, not that the broker has read the
+		// last PUBLISH: wait for it on the wire.
+		_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark,
+			Where: func(e broker.Event) bool { return string(e.Payload) == "9" }})
+		require.NoError(t, err)
+
+		seen := map[string]bool{}
+		var firstSeen []string
+		for _, e := range b.Events.Events(broker.Match{Kind: broker.KindPublish, Topic: "d", After: mark}) {
+			if !seen[string(e.Payload)] {
+				seen[string(e.Payload)] = true
+				firstSeen = append(firstSeen, string(e.Payload))
+			}
+		}
+		require.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, firstSeen, "all ten, first arrivals in order")
+		require.NoError(t, b.Publish(ctx, "cmd", []byte("still listening"), 1, false))
+		select {
+		case m := <-got:
+			require.Equal(t, "still listening", string(m.Payload))
+		case <-ctx.Done():
+			t.Fatal("subscription lost after the mid-drain cut")
+		}
+	})
 }
 
 func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	got := make(chan string, 10)
@@ -292,28 +299,32 @@ func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
 }
 
 func TestOperationTimeout(t *testing.T) {
-	b := broker.NewTLS(t)
-	cfg := deviceConfig(b, "impatient")
-	cfg.ConfigureMQTTOperationTimeout(200 * time.Millisecond)
-	c := testenv.Connect(t, cfg)
-	b.SetFault(broker.WithholdPuback, true)
-	start := time.Now()
-	_, err := c.Publish(context.Background(), "t", []byte("x"), client.QoS1)
-	require.ErrorIs(t, err, client.ErrTimeout)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		cfg := deviceConfig(b, "impatient")
+		cfg.ConfigureMQTTOperationTimeout(200 * time.Millisecond)
+		c := testenv.Connect(t, cfg)
+		b.SetFault(broker.WithholdPuback, true)
+		start := time.Now()
+		_, err := c.Publish(context.Background(), "t", []byte("x"), client.QoS1)
+		require.ErrorIs(t, err, client.ErrTimeout)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, 200*time.Millisecond, time.Since(start), "exactly the operation timeout")
 
-	// An earlier context deadline wins.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	start = time.Now()
-	_, err = c.Publish(ctx, "t", []byte("y"), client.QoS1)
-	require.ErrorIs(t, err, client.ErrTimeout)
-	require.Less(t, time.Since(start), 200*time.Millisecond)
-	b.SetFault(broker.WithholdPuback, false)
+		// An earlier context deadline wins.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		start = time.Now()
+		_, err = c.Publish(ctx, "t", []byte("y"), client.QoS1)
+		require.ErrorIs(t, err, client.ErrTimeout)
+		require.Equal(t, 20*time.Millisecond, time.Since(start), "exactly the context's deadline")
+		b.SetFault(broker.WithholdPuback, false)
+	})
 }
 
 func TestRefusedSubscriptionIsReportedAndNotRenewed(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	b.SetFault(broker.RefuseSubscription("secret/#"), true)
@@ -340,22 +351,26 @@ func TestRefusedSubscriptionIsReportedAndNotRenewed(t *testing.T) {
 }
 
 func TestKeepaliveDetectsABlackhole(t *testing.T) {
-	b := broker.NewTLS(t)
-	cfg := deviceConfig(b, "pinger")
-	cfg.KeepAlive = time.Second
-	cfg.PingTimeout = 500 * time.Millisecond
-	lc := watchLifecycle(&cfg)
-	c := testenv.Connect(t, cfg)
-	lc.waitOnline(t)
-	b.SetFault(broker.Blackhole, true)
-	cause := lc.waitOffline(t)
-	require.ErrorContains(t, cause, "pingresp not received")
-	b.SetFault(broker.Blackhole, false)
-	lc.waitOnline(t)
-	testenv.WaitStatus(t, c, client.StatusStable)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t)
+		cfg := deviceConfig(b, "pinger")
+		cfg.KeepAlive = time.Second
+		cfg.PingTimeout = 500 * time.Millisecond
+		lc := watchLifecycle(&cfg)
+		c := testenv.Connect(t, cfg)
+		lc.waitOnline(t)
+		b.SetFault(broker.Blackhole, true)
+		cause := lc.waitOffline(t)
+		require.ErrorContains(t, cause, "pingresp not received")
+		b.SetFault(broker.Blackhole, false)
+		lc.waitOnline(t)
+		testenv.WaitStatus(t, c, client.StatusStable)
+	})
 }
 
 func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "async"))
@@ -387,6 +402,7 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 }
 
 func TestFlushWaitsForEverythingAccepted(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "flusher"))
@@ -416,6 +432,7 @@ func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 }
 
 func TestFlushIsWokenWhenTheClientStops(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "stopper"))

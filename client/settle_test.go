@@ -92,6 +92,7 @@ func result0(t *testing.T, r *request) result {
 // A PUBACK settles its request at once, whatever the order acknowledgements
 // arrive in; a late one for a request no longer on the link is ignored.
 func TestSettleOnAcknowledgement(t *testing.T) {
+	t.Parallel()
 	rig := newSettleRig(t)
 	a, b := rig.inflight("a", QoS1, 1), rig.inflight("b", QoS1, 2)
 	rig.l.acknowledged(2) // b before a: no head-of-line blocking
@@ -114,6 +115,7 @@ func TestSettleOnAcknowledgement(t *testing.T) {
 // QoS 0 publishes settle once written, in order; at the end of a link the
 // written ones are settled and the rest go back to the queue.
 func TestSettleWrittenQoS0(t *testing.T) {
+	t.Parallel()
 	rig := newSettleRig(t)
 	tokens := make([]*fakeToken, 4)
 	reqs := make([]*request, 4)
@@ -143,6 +145,7 @@ func TestSettleWrittenQoS0(t *testing.T) {
 // A synchronous QoS 0 publish settles itself when written; one whose
 // caller stops waiting is settled by the link, or at its end.
 func TestSettleDirectQoS0(t *testing.T) {
+	t.Parallel()
 	rig := newSettleRig(t)
 	a := rig.inflight("a", QoS0, 0)
 	tokA := newFakeToken()
@@ -166,6 +169,7 @@ func TestSettleDirectQoS0(t *testing.T) {
 // it is the oldest sent and unanswered, and rejected after rejectAfter
 // closes; the requests behind it stay.
 func TestSettleRejectsAfterCloses(t *testing.T) {
+	t.Parallel()
 	rig := newSettleRig(t)
 	bad, next := rig.inflight("bad", QoS1, 1), rig.inflight("next", QoS1, 2)
 	require.Equal(t, 2, rig.s.linkEnded(rig.l, true, time.Now()))
@@ -200,6 +204,7 @@ func TestSettleRejectsAfterCloses(t *testing.T) {
 // DropOldest finishes the dropped request with ErrDropped; Flush waiters
 // are woken as the requests they wait for finish.
 func TestSettleDropAndFlush(t *testing.T) {
+	t.Parallel()
 	rig := newSettleRig(t)
 	rig.s.status = StatusConnecting
 	rig.s.out.limit, rig.s.out.drop = 1, DropOldest

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRegionFromEndpoint(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"abc123-ats.iot.eu-west-1.amazonaws.com":    "eu-west-1",
 		"abc123.ats.iot.us-east-2.amazonaws.com":    "us-east-2",
@@ -30,6 +31,7 @@ func TestRegionFromEndpoint(t *testing.T) {
 // The Python SDK's SigV4 test vector (test_sigv4_core.py), signed by
 // aws-sdk-go-v2 the way the client signs, with the Python SDK's service name.
 func TestPresignMatchesThePythonVector(t *testing.T) {
+	t.Parallel()
 	p := &presigner{host: "data.iot.us-east-1.amazonaws.com", region: "us-east-1", signer: v4.NewSigner()}
 	at := time.Date(2017, 6, 28, 20, 48, 45, 0, time.UTC)
 	creds := aws.Credentials{AccessKeyID: "TRUSTMETHISIDISFAKE0", SecretAccessKey: "trustMeThisSecretKeyIsSoFakeAaBbCc00Dd11"}

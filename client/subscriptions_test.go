@@ -12,6 +12,7 @@ import (
 // on random filters and topics, including wildcards at every level, empty
 // levels, "$" topics and shared subscriptions, as filters come and go.
 func TestRoutingTrieAgreesWithTopicMatching(t *testing.T) {
+	t.Parallel()
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -77,6 +78,7 @@ func TestRoutingTrieAgreesWithTopicMatching(t *testing.T) {
 
 // Callbacks run in the order their filters were added, whatever the levels.
 func TestRoutingKeepsInsertionOrder(t *testing.T) {
+	t.Parallel()
 	var s subscriptions
 	var got []string
 	for _, f := range []string{"a/b/c", "#", "a/+/c", "a/#", "+/b/+"} {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestTopicValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		topic       string
 		name, filer bool // valid as a topic name; valid as a filter
@@ -40,6 +41,7 @@ func TestTopicValidation(t *testing.T) {
 }
 
 func TestTopicMatches(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		filter, topic string
 		want          bool
@@ -67,6 +69,7 @@ func TestTopicMatches(t *testing.T) {
 // The Python SDK's metrics cases (test_mqtt_core.py), with this library's
 // name, plus a custom-authorizer user name that already has a query.
 func TestMetricsUsername(t *testing.T) {
+	t.Parallel()
 	suffix := "SDK=iotmqtt&Version=" + Version
 	tests := []struct {
 		username string
@@ -86,6 +89,7 @@ func TestMetricsUsername(t *testing.T) {
 }
 
 func TestSharedSubscriptionsRouteOnTheirFilter(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, "a/+", routingFilter("$share/grp/a/+"))
 	require.Equal(t, "a", routingFilter("a"))
 	require.Equal(t, "$share", routingFilter("$share"))
@@ -129,6 +133,7 @@ func topicMatches(filter, topic string) bool {
 // The largest accepted payload fits an MQTT packet with the longest topic
 // and a packet id.
 func TestLargestPayloadFitsAnyTopic(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, maxRemainingLength, 2+maxTopicLength+2+maxMQTTPayload)
 	cfg := Config{ClientID: "x", Host: "localhost", TLSConfig: &tls.Config{}, MaxPayloadSize: maxMQTTPayload}.withDefaults()
 	require.NoError(t, cfg.validate())

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -37,6 +38,7 @@ func upgradeQuery(t *testing.T, e broker.Event) url.Values {
 }
 
 func TestWebSocketConnectPublishSubscribe(t *testing.T) {
+	t.Parallel()
 	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
 	ctx := testenv.Context(t)
 	cfg := websocketConfig(b, "ws-device")
@@ -67,36 +69,39 @@ func TestWebSocketConnectPublishSubscribe(t *testing.T) {
 // Every connection attempt is signed afresh; a 403 while reconnecting is one
 // more failed attempt, not the end of the reconnect loop.
 func TestWebSocketReconnectSignsAfreshAndSurvives403(t *testing.T) {
-	b := broker.NewTLS(t, broker.WithWebSocket(iamCreds))
-	ctx := testenv.Context(t)
-	cfg := websocketConfig(b, "ws-reconnect")
-	cfg.ConfigureIAMCredentials("AKIDEXAMPLE", iamCreds["AKIDEXAMPLE"], "")
-	// A base wait over a second: the second signature has another
-	// X-Amz-Date, so it must differ from the first.
-	cfg.ConfigureAutoReconnectBackoffTime(1100*time.Millisecond, 2*time.Second, 5*time.Second)
-	c := testenv.Connect(t, cfg)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := virtualBroker(t, broker.WithWebSocket(iamCreds))
+		ctx := testenv.Context(t)
+		cfg := websocketConfig(b, "ws-reconnect")
+		cfg.ConfigureIAMCredentials("AKIDEXAMPLE", iamCreds["AKIDEXAMPLE"], "")
+		// A base wait over a second: the second signature has another
+		// X-Amz-Date, so it must differ from the first.
+		cfg.ConfigureAutoReconnectBackoffTime(1100*time.Millisecond, 2*time.Second, 5*time.Second)
+		c := testenv.Connect(t, cfg)
 
-	mark := b.Events.Seq()
-	b.SetWebSocketCredentials(map[string]string{"AKIDOTHER": "other"}) // the device's key is revoked
-	b.WebSocket().Proxy.CutLinks(broker.FIN)
-	refused, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: mark})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusForbidden, refused.HTTPStatus)
-	require.Contains(t, refused.Cause, "unknown access key id")
-	require.Equal(t, client.StatusConnecting, c.Status(), "still trying")
+		mark := b.Events.Seq()
+		b.SetWebSocketCredentials(map[string]string{"AKIDOTHER": "other"}) // the device's key is revoked
+		b.WebSocket().Proxy.CutLinks(broker.FIN)
+		refused, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: mark})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusForbidden, refused.HTTPStatus)
+		require.Contains(t, refused.Cause, "unknown access key id")
+		require.Equal(t, client.StatusConnecting, c.Status(), "still trying")
 
-	b.SetWebSocketCredentials(iamCreds)
-	ok, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: refused.Seq})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusSwitchingProtocols, ok.HTTPStatus)
-	testenv.WaitStatus(t, c, client.StatusStable)
+		b.SetWebSocketCredentials(iamCreds)
+		ok, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: refused.Seq})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusSwitchingProtocols, ok.HTTPStatus)
+		testenv.WaitStatus(t, c, client.StatusStable)
 
-	all := b.Events.Events(broker.Match{Kind: broker.KindUpgrade})
-	sigs := map[string]bool{}
-	for _, e := range all {
-		sigs[upgradeQuery(t, e).Get("X-Amz-Signature")] = true
-	}
-	require.Len(t, sigs, len(all), "a fresh signature for each of %d attempts", len(all))
+		all := b.Events.Events(broker.Match{Kind: broker.KindUpgrade})
+		sigs := map[string]bool{}
+		for _, e := range all {
+			sigs[upgradeQuery(t, e).Get("X-Amz-Signature")] = true
+		}
+		require.Len(t, sigs, len(all), "a fresh signature for each of %d attempts", len(all))
+	})
 }
 
 func TestWebSocketCredentialsFromTheEnvironment(t *testing.T) {
@@ -149,6 +154,7 @@ func TestWebSocketErrorsAreClear(t *testing.T) {
 }
 
 func TestCustomAuthorizerOn443(t *testing.T) {
+	t.Parallel()
 	authorize := func(username, password string) bool {
 		_, query, _ := strings.Cut(username, "?")
 		q, err := url.ParseQuery(query)

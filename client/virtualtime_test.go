@@ -29,9 +29,9 @@ func seedConfig(b *broker.Broker, clientID string) client.Config {
 }
 
 // virtualBroker starts the broker on the in-memory network; call it inside
-// the bubble.
-func virtualBroker(t *testing.T) *broker.Broker {
-	return broker.NewTLS(t, broker.WithMemoryNetwork())
+// a testing/synctest bubble.
+func virtualBroker(t *testing.T, opts ...broker.Option) *broker.Broker {
+	return broker.NewTLS(t, append(opts, broker.WithMemoryNetwork())...)
 }
 
 // schedule bounds the waits of a test whose schedule spans minutes of
@@ -70,6 +70,7 @@ func cut(t *testing.T, b *broker.Broker) broker.Event {
 // After a cut, attempts come exactly 1, 3, 7, 15, 31, 63, 95 and 127 s
 // later: waits of 1 s doubling up to 32 s.
 func TestSeedBackoffScheduleExactly(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := virtualBroker(t)
 		ctx := testenv.ContextFor(t, schedule)
@@ -85,6 +86,7 @@ func TestSeedBackoffScheduleExactly(t *testing.T) {
 // for the stable time: up 20 s − 1 ns, the next waits stay at 32 s; up
 // exactly 20 s, they start again at 1 s.
 func TestSeedStableTimeEdgeExactly(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		up   time.Duration
 		want []time.Duration
@@ -119,6 +121,7 @@ func TestSeedStableTimeEdgeExactly(t *testing.T) {
 // the connection is back (no subscription to renew), then exactly 500 ms
 // apart.
 func TestSeedDrainExactly(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := virtualBroker(t)
 		ctx := testenv.Context(t)
@@ -149,6 +152,7 @@ func TestSeedDrainExactly(t *testing.T) {
 // Connect gives up exactly at the 10 s connect timeout against a
 // blackholed link.
 func TestSeedConnectTimeoutExactly(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := virtualBroker(t)
 		require.NoError(t, b.SetFault(broker.Blackhole, true))
@@ -164,6 +168,7 @@ func TestSeedConnectTimeoutExactly(t *testing.T) {
 // A publish whose PUBACK never comes returns ErrTimeout exactly at the 5 s
 // operation timeout, Pending.
 func TestSeedOperationTimeoutExactly(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := virtualBroker(t)
 		c := testenv.Connect(t, seedConfig(b, "impatient"))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -38,6 +39,27 @@ type env struct {
 	*testenv.Target
 	t   *testing.T
 	run string // unique per test, for client ids and topics
+	// virtual: the scenario runs in a testing/synctest bubble, on the
+	// broker's in-memory network, where its timing is exact.
+	virtual bool
+}
+
+// scenario runs body with a fresh env. Against the embedded broker it runs
+// in a testing/synctest bubble, on the broker's in-memory network, so the
+// client's timing is exact (e.virtual) and minutes of schedule take
+// milliseconds; against -endpoint, on real sockets and the real clock (a
+// real broker has no bubble), with tolerances.
+func scenario(t *testing.T, body func(t *testing.T, e *env), opts ...broker.Option) {
+	t.Helper()
+	if *endpoint != "" {
+		body(t, setup(t, opts...))
+		return
+	}
+	synctest.Test(t, func(t *testing.T) {
+		e := setup(t, append(opts, broker.WithMemoryNetwork())...)
+		e.virtual = true
+		body(t, e)
+	})
 }
 
 func setup(t *testing.T, opts ...broker.Option) *env {

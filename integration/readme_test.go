@@ -14,6 +14,7 @@ import (
 
 // TestDeviceSurvivesACut is the README's harness example, word for word.
 func TestDeviceSurvivesACut(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	b := broker.NewTLS(t) // mutual TLS on 127.0.0.1:0, fresh CA, closed at the end of the test
 
@@ -42,6 +43,7 @@ func TestDeviceSurvivesACut(t *testing.T) {
 
 // The README shows TestDeviceSurvivesACut exactly as it is here.
 func TestReadmeShowsTheHarnessExample(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("readme_test.go")
 	require.NoError(t, err)
 	readme, err := os.ReadFile("../README.md")

@@ -49,7 +49,7 @@ func TestRealtimeSchedule(t *testing.T) {
 	e.Proxy.SetFault(broker.HangUp, false)
 	attempts, err := e.Events.WaitForN(ctx, 4, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	checkSchedule(t, "seed outage", cut, attempts, []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second})
+	checkSchedule(t, e, "seed outage", cut, attempts, []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second})
 	got, err := seen.waitN(ctx, 10)
 	require.NoError(t, err)
 	require.Equal(t, seq(0, 10), payloadsOf(got))
@@ -67,7 +67,7 @@ func TestRealtimeSchedule(t *testing.T) {
 	e.Proxy.SetFault(broker.HangUp, false)
 	next, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
-	checkSchedule(t, "after 20 s stable", cut, []broker.Event{next}, []time.Duration{1 * time.Second})
+	checkSchedule(t, e, "after 20 s stable", cut, []broker.Event{next}, []time.Duration{1 * time.Second})
 	testenv.WaitStatus(t, c, client.StatusStable)
 	fmt.Println("realtime schedule verified: waits 1, 2, 4, 8 s; drain 2 Hz; reset to 1 s after 20 s stable")
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,11 +53,16 @@ func (e errTargetsMissed) Error() string {
 type scale struct {
 	rounds, syncN, asyncN, latencyN, growthN, growthReps, drainN, slowDrainN, lossN, reconnectN, queueN int
 	backoffBase                                                                                         time.Duration
+	// roundTime is about how long one throughput round lasts (0: as long
+	// as its n messages take), in turns: the contestants take turns this
+	// many times within a round.
+	roundTime time.Duration
+	turns     int
 }
 
 var (
-	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, growthReps: 7, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond}
-	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, growthReps: 1, drainN: 20, slowDrainN: 3, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond}
+	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, growthReps: 7, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond, roundTime: 300 * time.Millisecond, turns: 8}
+	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, growthReps: 1, drainN: 20, slowDrainN: 2, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond, turns: 1}
 )
 
 func run(args []string, stdout io.Writer) error {
@@ -83,7 +89,6 @@ func run(args []string, stdout io.Writer) error {
 	sc := fullScale
 	if *quick {
 		sc = quickScale
-		roundTime = 0
 	}
 	if *rounds > 0 {
 		sc.rounds = *rounds
@@ -105,11 +110,8 @@ func run(args []string, stdout io.Writer) error {
 			}
 		}
 	}
-	steps := []struct {
-		name string
-		fn   func() ([]row, error)
-	}{
-		{"throughput", func() ([]row, error) { return compareThroughput(e, cases, sc.rounds) }},
+	steps := []step{
+		{"throughput", func() ([]row, error) { return compareThroughput(e, cases, sc) }},
 		{"latency", func() ([]row, error) { return latency(e, sc.latencyN) }},
 		{"drain-100hz", func() ([]row, error) { return drainAccuracy(e, 100, sc.drainN) }},
 		{"drain-2hz", func() ([]row, error) { return drainAccuracy(e, 2, sc.slowDrainN) }},
@@ -124,6 +126,11 @@ func run(args []string, stdout io.Writer) error {
 	for _, name := range strings.Split(*only, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			selected[name] = true
+		}
+	}
+	for name := range selected {
+		if !slices.ContainsFunc(steps, func(s step) bool { return s.name == name }) {
+			return fmt.Errorf("-only: no measurement %q", name)
 		}
 	}
 	var rows []row
@@ -160,6 +167,12 @@ func run(args []string, stdout io.Writer) error {
 		return missed
 	}
 	return nil
+}
+
+// step is one measurement of the report.
+type step struct {
+	name string
+	fn   func() ([]row, error)
 }
 
 // render writes the report as Markdown: the machine, then one table.

@@ -15,30 +15,51 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The report runs end to end at a small scale and renders every
-// measurement. Its numbers are not checked here: timing belongs to make
-// bench, not to tests.
+// measurement, each in a subtest of its own, in parallel. Its numbers are
+// not checked here: timing belongs to make bench, not to tests.
 func TestQuickReportRendersEveryMeasurement(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "RESULTS.md")
-	var stdout bytes.Buffer
-	err := run([]string{"-quick", "-out", out}, &stdout)
-	var missed errTargetsMissed
-	if err != nil {
-		require.True(t, errors.As(err, &missed), "only missed targets may fail a quick run: %v", err)
+	steps := []struct {
+		name    string
+		want    []string
+		targets int // rows with a target judged
+	}{
+		{"throughput", []string{"Publish throughput", "QoS1 async 8 KiB"}, 8},
+		{"latency", []string{"End-to-end latency"}, 0},
+		{"drain-100hz", []string{"Drain accuracy", "100 Hz"}, 2},
+		{"drain-2hz", []string{"Drain accuracy", "2 Hz"}, 2},
+		{"backoff", []string{"Back-off accuracy", "drift"}, 2},
+		{"link-loss", []string{"Link-loss detection"}, 1},
+		{"reconnect", []string{"Reconnect cost"}, 0},
+		{"offline-queue", []string{"Offline queue", "memory per queued message"}, 1},
+		{"cost-growth", []string{"Cost growth", "100 subscription(s)", "100 concurrent publisher(s)"}, 0},
+		{"binary-size", []string{"Binary size", "on raw paho"}, 1},
 	}
-	written, rerr := os.ReadFile(out)
-	require.NoError(t, rerr)
-	require.Equal(t, stdout.String(), string(written))
-	for _, want := range []string{"machine:", "Publish throughput", "QoS1 async 8 KiB", "End-to-end latency", "Drain accuracy", "100 Hz", "2 Hz",
-		"Back-off accuracy", "drift", "Link-loss detection", "Reconnect cost", "Offline queue", "memory per queued message",
-		"Cost growth", "100 subscription(s)", "100 concurrent publisher(s)", "Binary size", "on raw paho"} {
-		require.Contains(t, stdout.String(), want)
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "RESULTS.md")
+			var stdout bytes.Buffer
+			err := run([]string{"-quick", "-only", s.name, "-out", out}, &stdout)
+			var missed errTargetsMissed
+			if err != nil {
+				require.True(t, errors.As(err, &missed), "only missed targets may fail a quick run: %v", err)
+			}
+			written, rerr := os.ReadFile(out)
+			require.NoError(t, rerr)
+			require.Equal(t, stdout.String(), string(written))
+			require.Contains(t, stdout.String(), "machine:")
+			for _, want := range s.want {
+				require.Contains(t, stdout.String(), want)
+			}
+			require.Equal(t, s.targets, strings.Count(stdout.String(), "| ok |")+strings.Count(stdout.String(), "| **MISSED** |"), "every target is judged")
+		})
 	}
-	require.Equal(t, strings.Count(stdout.String(), "| ok |")+strings.Count(stdout.String(), "| **MISSED** |"), 17, "every target is judged")
 }
 
 func TestFlags(t *testing.T) {
 	require.ErrorContains(t, run([]string{"-endpoint", "h"}, &bytes.Buffer{}), "needs -rootCA")
 	require.Error(t, run([]string{"-bogus"}, &bytes.Buffer{}))
+	require.ErrorContains(t, run([]string{"-only", "speed"}, &bytes.Buffer{}), `no measurement "speed"`)
 }
 
 func TestInterquartileMean(t *testing.T) {

@@ -87,12 +87,6 @@ func publishPaho(c paho.Client, topic string, pc publishCase) (time.Duration, er
 // throughputHeapLimit paces the collector while throughput is measured.
 const throughputHeapLimit = 256 << 20
 
-// roundTime is about how long one throughput round lasts.
-var roundTime = 300 * time.Millisecond
-
-// turnsPerRound is how many times the contestants take turns in a round.
-const turnsPerRound = 8
-
 // session is a contestant's connection for one round.
 type session struct {
 	publish func(publishCase) (time.Duration, error)
@@ -121,7 +115,7 @@ type contestant func() (session, error)
 // pacing, not the clients, would decide the ratio: it swung QoS0 async
 // 8 KiB from 0.86x to 1.0x. Under a fixed limit each contestant still pays
 // for the garbage it makes, and the collector runs as often for all.
-func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, error) {
+func compareThroughput(e endpoint, cases []publishCase, sc scale) ([]row, error) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(throughputHeapLimit))
 	t, err := e.open("throughput", true)
@@ -163,10 +157,10 @@ func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, erro
 		if err != nil {
 			return nil, fmt.Errorf("%v: %w", tc, err)
 		}
-		tc.n = max(tc.n, int(warm[0]*roundTime.Seconds()/turnsPerRound))
+		tc.n = max(tc.n, int(warm[0]*sc.roundTime.Seconds()/float64(sc.turns)))
 		var ours, raw, ratios, control []float64
-		for i := range rounds {
-			rates, err := throughputRound(contestants, tc, turnsPerRound, i)
+		for i := range sc.rounds {
+			rates, err := throughputRound(contestants, tc, sc.turns, i)
 			if err != nil {
 				return nil, fmt.Errorf("%v: %w", tc, err)
 			}
@@ -175,7 +169,7 @@ func compareThroughput(e endpoint, cases []publishCase, rounds int) ([]row, erro
 		}
 		ratio := interquartileMean(ratios)
 		rows = append(rows, row{
-			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (%d rounds of %d turns, fresh connections each round; ratio: interquartile mean of the rounds' ratios; control: a second raw paho)", rounds, turnsPerRound),
+			section: fmt.Sprintf("Publish throughput, iotmqtt vs raw paho (%d rounds of %d turns, fresh connections each round; ratio: interquartile mean of the rounds' ratios; control: a second raw paho)", sc.rounds, sc.turns),
 			name:    tc.String(),
 			value: fmt.Sprintf("%s vs %s msg/s = %.2fx (rounds %.2f–%.2f; control %.2fx, %.2f–%.2f)",
 				si(median(ours)), si(median(raw)), ratio, slices.Min(ratios), slices.Max(ratios),

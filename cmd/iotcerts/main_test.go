@@ -12,6 +12,7 @@ import (
 )
 
 func TestWritesAUsablePKI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"-dir", dir, "-thing", "dev1"}, &out))
@@ -33,5 +34,6 @@ func TestWritesAUsablePKI(t *testing.T) {
 }
 
 func TestBadFlag(t *testing.T) {
+	t.Parallel()
 	require.Error(t, run([]string{"-nope"}, &bytes.Buffer{}))
 }

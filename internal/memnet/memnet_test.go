@@ -82,6 +82,7 @@ func requireTimeout(t *testing.T, err error, op string) {
 }
 
 func TestListenDialAccept(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	d, a := connect(t, n, ln)
@@ -107,6 +108,7 @@ func TestListenDialAccept(t *testing.T) {
 }
 
 func TestListenAddresses(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 
 	ln, err := n.Listen("tcp", "127.0.0.1:8883")
@@ -153,6 +155,7 @@ func TestListenAddresses(t *testing.T) {
 // Each connection has its own dialler address; the dialler's remote address
 // is the listener's; the accepted end sees the two swapped.
 func TestAddressesUniqueAndSwapped(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	seen := map[string]bool{}
@@ -174,6 +177,7 @@ func TestAddressesUniqueAndSwapped(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	_, err := n.Dial("tcp", "127.0.0.1:8883")
 	requireOpErr(t, err, "dial", syscall.ECONNREFUSED)
@@ -196,6 +200,7 @@ func TestRefused(t *testing.T) {
 }
 
 func TestDialContextDone(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -210,6 +215,7 @@ func TestDialContextDone(t *testing.T) {
 }
 
 func TestAddrInUse(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln, err := n.Listen("tcp", "127.0.0.1:8883")
 	require.NoError(t, err)
@@ -235,6 +241,7 @@ func TestAddrInUse(t *testing.T) {
 }
 
 func TestRelistenAfterClose(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	first, err := n.Listen("tcp", "127.0.0.1:8883")
 	require.NoError(t, err)
@@ -252,6 +259,7 @@ func TestRelistenAfterClose(t *testing.T) {
 // Close is a FIN: the peer reads what was written, then io.EOF. The first
 // peer write after it is discarded, later ones fail with EPIPE.
 func TestFIN(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 
@@ -276,6 +284,7 @@ func TestFIN(t *testing.T) {
 
 // A blocked Read returns io.EOF when the peer closes.
 func TestFINWakesRead(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	errc := make(chan error, 1)
@@ -291,6 +300,7 @@ func TestFINWakesRead(t *testing.T) {
 // SetLinger(0) then Close is a RST: the peer's Read fails with ECONNRESET at
 // once, the data it had not read discarded; so do its writes.
 func TestRST(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 
@@ -311,6 +321,7 @@ func TestRST(t *testing.T) {
 
 // A blocked Read returns ECONNRESET when the peer resets.
 func TestRSTWakesRead(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	errc := make(chan error, 1)
@@ -326,6 +337,7 @@ func TestRSTWakesRead(t *testing.T) {
 
 // A linger other than 0 leaves Close a FIN.
 func TestLingerPositiveIsFIN(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	require.NoError(t, a.(linger).SetLinger(5))
@@ -339,6 +351,7 @@ func TestLingerPositiveIsFIN(t *testing.T) {
 // After Close, the closer's own calls fail with net.ErrClosed, a blocked Read
 // included.
 func TestLocalClose(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, _ := connect(t, n, listen(t, n))
 	errc := make(chan error, 1)
@@ -364,6 +377,7 @@ func TestLocalClose(t *testing.T) {
 }
 
 func TestReadDeadline(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	buf := make([]byte, 8)
@@ -417,6 +431,7 @@ func TestReadDeadline(t *testing.T) {
 }
 
 func TestWriteDeadline(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 
@@ -456,11 +471,12 @@ func pattern(size, seed int) []byte {
 	return b
 }
 
-// Writes never block: 64 MiB written with nobody reading, then read back.
+// Writes never block: 16 MiB written with nobody reading, then read back.
 func TestWritesNeverBlock(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
-	const total, chunk = 64 << 20, 1 << 20
+	const total, chunk = 16 << 20, 1 << 20
 	want := pattern(total, 1)
 
 	done := make(chan error, 1)
@@ -490,6 +506,7 @@ func TestWritesNeverBlock(t *testing.T) {
 // Closing a listener resets the connections it had not accepted, and wakes
 // a blocked Accept.
 func TestListenerCloseResetsPending(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	accepted, _ := connect(t, n, ln)
@@ -531,6 +548,7 @@ func TestListenerCloseResetsPending(t *testing.T) {
 // A connection dialled and closed before it is accepted still delivers its
 // data, then io.EOF.
 func TestCloseBeforeAccept(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	d, err := n.Dial("tcp", ln.Addr().String())
@@ -547,6 +565,7 @@ func TestCloseBeforeAccept(t *testing.T) {
 
 // Several readers of one connection share the stream, none stuck.
 func TestConcurrentReaders(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	const total = 1 << 20
@@ -578,6 +597,7 @@ func TestConcurrentReaders(t *testing.T) {
 // Many connections at once, each echoed, while deadlines are set and
 // listeners come and go: for the race detector.
 func TestConcurrency(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	ln := listen(t, n)
 	var servers sync.WaitGroup
@@ -654,6 +674,7 @@ func TestConcurrency(t *testing.T) {
 
 // errors.Is on the error types the net package uses.
 func TestErrorValues(t *testing.T) {
+	t.Parallel()
 	n := memnet.New()
 	d, a := connect(t, n, listen(t, n))
 	require.NoError(t, d.SetReadDeadline(time.Now()))

@@ -59,6 +59,7 @@ func plainAndBubble(t *testing.T, f func(t *testing.T)) {
 
 // A TLS handshake and an echo exchange over the network.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	plainAndBubble(t, func(t *testing.T) {
 		cert, pool := selfSigned(t)
 		n := memnet.New()
@@ -99,6 +100,7 @@ func TestTLS(t *testing.T) {
 
 // Deadlines follow the fake clock exactly.
 func TestBubbleDeadlineExact(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New()
 		ln, err := n.Listen("tcp", "127.0.0.1:0")
@@ -155,6 +157,7 @@ func TestBubbleDeadlineExact(t *testing.T) {
 // A goroutine blocked in Read or Accept is durably blocked: synctest.Wait
 // returns while they wait.
 func TestBubbleDurablyBlocked(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New()
 		ln, err := n.Listen("tcp", "127.0.0.1:0")
@@ -204,6 +207,7 @@ func errString(err error) string {
 // with writes that wait for the reader (net.Pipe) both would block in Write
 // for good; here the writes return.
 func TestBothWriteBeforeReading(t *testing.T) {
+	t.Parallel()
 	plainAndBubble(t, func(t *testing.T) {
 		n := memnet.New()
 		ln, err := n.Listen("tcp", "127.0.0.1:0")
@@ -214,7 +218,7 @@ func TestBothWriteBeforeReading(t *testing.T) {
 		a, err := ln.Accept()
 		require.NoError(t, err)
 
-		const size, chunk = 8 << 20, 64 << 10
+		const size, chunk = 2 << 20, 64 << 10
 		var wrote, wg sync.WaitGroup
 		wrote.Add(2)
 		for i, c := range []net.Conn{d, a} {
@@ -245,6 +249,7 @@ func TestBothWriteBeforeReading(t *testing.T) {
 // An http.Server serving on a listener answers an http.Client dialling
 // through the network.
 func TestHTTP(t *testing.T) {
+	t.Parallel()
 	plainAndBubble(t, func(t *testing.T) {
 		n := memnet.New()
 		ln, err := n.Listen("tcp", "127.0.0.1:8080")
@@ -275,6 +280,7 @@ func TestHTTP(t *testing.T) {
 
 // gorilla/websocket over the network: an upgrade and an echo.
 func TestWebSocket(t *testing.T) {
+	t.Parallel()
 	plainAndBubble(t, func(t *testing.T) {
 		n := memnet.New()
 		ln, err := n.Listen("tcp", "127.0.0.1:0")

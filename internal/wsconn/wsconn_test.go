@@ -21,6 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // The server echoes what it reads, in 3-byte messages, to check that reads
 // span message boundaries and that writes are whole messages.
 func TestStreamOverMessages(t *testing.T) {
+	t.Parallel()
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
