@@ -84,6 +84,15 @@ func (e *env) embedded(why string) {
 	}
 }
 
+// settle waits, in virtual time, until everything under way has happened
+// (synctest.Wait); on real sockets there is no such instant, and it
+// returns at once.
+func (e *env) settle() {
+	if e.virtual {
+		synctest.Wait()
+	}
+}
+
 func (e *env) clientID(name string) string { return fmt.Sprintf("%s-%s-%s", *clientID, name, e.run) }
 func (e *env) topic(name string) string    { return fmt.Sprintf("%s/%s/%s", *topicPrefix, e.run, name) }
 

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -28,7 +27,7 @@ func blackholeDetectedByKeepalive(t *testing.T, e *env) {
 	offline := make(chan error, 4)
 	cfg.OnOffline = func(err error) { offline <- err }
 	c := e.connect(cfg)
-	synctest.Wait() // in virtual time: nothing else is under way
+	e.settle()
 
 	mark := e.Events.Seq()
 	require.NoError(t, e.Proxy.SetFault(broker.Blackhole, true))
