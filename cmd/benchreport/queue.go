@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // offlineQueue queues n publishes (a fresh 100-byte payload each, as an
@@ -19,14 +20,14 @@ func offlineQueue(e endpoint, n int) ([]row, error) {
 	defer t.close()
 	cfg := t.config("queue")
 	cfg.ConfigureAutoReconnectBackoffTime(time.Hour, 2*time.Hour, 3*time.Hour)
-	c, err := t.connect(cfg)
+	c, err := testenv.StartClient(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := goOffline(t, c); err != nil {
 		return nil, err
 	}
-	defer disconnect(c) // offline: returns at once, without draining
+	defer testenv.StopClient(c) // offline: returns at once, without draining
 	const size = 100
 	topic := t.topics + "/queued"
 	var before, after runtime.MemStats

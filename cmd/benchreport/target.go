@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -63,27 +62,6 @@ func (t *target) config(name string) client.Config {
 	cfg.ConfigureMQTTOperationTimeout(10 * time.Second)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
-}
-
-// connect makes and connects an iotmqtt client.
-func (t *target) connect(cfg client.Config) (*client.Client, error) {
-	c, err := client.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := c.Connect(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// disconnect ends an iotmqtt client.
-func disconnect(c *client.Client) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = c.Disconnect(ctx)
 }
 
 // paho connects a raw paho client the way iotmqtt connects: MQTT 3.1.1,

@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // publishCase is one throughput configuration.
@@ -124,13 +125,13 @@ func compareThroughput(e endpoint, cases []publishCase, sc scale) ([]row, error)
 	}
 	defer t.close()
 	ours := func() (session, error) {
-		c, err := t.connect(t.config("tp"))
+		c, err := testenv.StartClient(t.config("tp"))
 		if err != nil {
 			return session{}, err
 		}
 		return session{
 			publish: func(tc publishCase) (time.Duration, error) { return publishIotmqtt(c, t.topics+"/iotmqtt", tc) },
-			close:   func() { disconnect(c) },
+			close:   func() { testenv.StopClient(c) },
 		}, nil
 	}
 	rawPaho := func(name string) contestant {
@@ -227,11 +228,11 @@ func latency(e endpoint, n int) ([]row, error) {
 	ctx := context.Background()
 
 	got := make(chan time.Time, 1)
-	c, err := t.connect(t.config("lat"))
+	c, err := testenv.StartClient(t.config("lat"))
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
+	defer testenv.StopClient(c)
 	topic := t.topics + "/lat/iotmqtt"
 	if _, err := c.Subscribe(ctx, topic, client.QoS1, func(client.Message) { got <- time.Now() }); err != nil {
 		return nil, err
@@ -295,7 +296,7 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 	defer func() {
 		for _, ec := range echoes {
 			if ec != nil {
-				disconnect(ec.c)
+				testenv.StopClient(ec.c)
 			}
 		}
 	}()
@@ -304,11 +305,11 @@ func costGrowth(e endpoint, n, reps int) ([]row, error) {
 			return nil, err
 		}
 	}
-	pub, err := t.connect(t.config("publishers"))
+	pub, err := testenv.StartClient(t.config("publishers"))
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(pub)
+	defer testenv.StopClient(pub)
 	subRates := make([][]float64, len(steps))
 	pubRates := make([][]float64, len(steps))
 	for range reps {
@@ -352,7 +353,7 @@ type echo struct {
 }
 
 func newEcho(t *target, subs int) (*echo, error) {
-	c, err := t.connect(t.config(fmt.Sprint("subs", subs)))
+	c, err := testenv.StartClient(t.config(fmt.Sprint("subs", subs)))
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +361,7 @@ func newEcho(t *target, subs int) (*echo, error) {
 	ctx := context.Background()
 	for i := range subs - 1 {
 		if _, err := c.Subscribe(ctx, fmt.Sprintf("%s/growth/%d/other/%d/#", t.topics, subs, i), client.QoS1, func(client.Message) {}); err != nil {
-			disconnect(c)
+			testenv.StopClient(c)
 			return nil, err
 		}
 	}
@@ -369,7 +370,7 @@ func newEcho(t *target, subs int) (*echo, error) {
 		ec.wg.Done()
 	}
 	if _, err := c.Subscribe(ctx, ec.topic, client.QoS1, back); err != nil {
-		disconnect(c)
+		testenv.StopClient(c)
 		return nil, err
 	}
 	return ec, nil

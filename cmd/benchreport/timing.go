@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // goOffline cuts the client's link while new connections are hung up on, and
@@ -17,14 +18,7 @@ import (
 func goOffline(t *target, c *client.Client) error {
 	t.Proxy.SetFault(broker.HangUp, true)
 	t.Proxy.CutLinks(broker.FIN)
-	return waitStatus(c, client.StatusConnecting, 10*time.Second)
-}
-
-// waitStatus waits for the client's status, up to timeout.
-func waitStatus(c *client.Client, want client.Status, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return c.WaitStatus(ctx, want)
+	return testenv.AwaitStatus(c, client.StatusConnecting)
 }
 
 // drainAccuracy queues n publishes offline, reconnects, and measures the
@@ -37,11 +31,11 @@ func drainAccuracy(e endpoint, hz float64, n int) ([]row, error) {
 	defer t.close()
 	cfg := t.config("drain")
 	cfg.ConfigureDrainingFrequency(hz)
-	c, err := t.connect(cfg)
+	c, err := testenv.StartClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
+	defer testenv.StopClient(c)
 	topic := t.topics + "/drain"
 	arrivals, stop, err := observe(e, t, topic)
 	if err != nil {
@@ -103,7 +97,7 @@ func observe(e endpoint, t *target, topic string) (func(n int, timeout time.Dura
 	var at []time.Time
 	cfg := t.config("observer")
 	cfg.ConfigureSocketFactory(nil) // straight to the endpoint
-	c, err := t.connect(cfg)
+	c, err := testenv.StartClient(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,7 +122,7 @@ func observe(e endpoint, t *target, topic string) (func(n int, timeout time.Dura
 			}
 			time.Sleep(time.Millisecond)
 		}
-	}, func() { disconnect(c) }, nil
+	}, func() { testenv.StopClient(c) }, nil
 }
 
 // backoffAccuracy measures connection attempts after a cut against a
@@ -142,11 +136,11 @@ func backoffAccuracy(e endpoint, base time.Duration) ([]row, error) {
 	defer t.close()
 	cfg := t.config("backoff")
 	cfg.ConfigureAutoReconnectBackoffTime(base, base<<(steps-1), base<<steps)
-	c, err := t.connect(cfg)
+	c, err := testenv.StartClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
+	defer testenv.StopClient(c)
 	mark := t.Events.Seq()
 	t.Proxy.SetFault(broker.HangUp, true)
 	cut := time.Now()
@@ -194,14 +188,14 @@ func lossDetection(e endpoint, n int) ([]row, error) {
 	offline := make(chan time.Time, 1)
 	cfg := t.config("loss")
 	cfg.OnOffline = func(error) { offline <- time.Now() }
-	c, err := t.connect(cfg)
+	c, err := testenv.StartClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
+	defer testenv.StopClient(c)
 	var ds []time.Duration
 	for range n {
-		if err := waitStatus(c, client.StatusStable, 10*time.Second); err != nil {
+		if err := testenv.AwaitStatus(c, client.StatusStable); err != nil {
 			return nil, err
 		}
 		start := time.Now()
@@ -227,11 +221,11 @@ func reconnectCost(e endpoint, n int) ([]row, error) {
 		return nil, err
 	}
 	defer t.close()
-	c, err := t.connect(t.config("reconnect"))
+	c, err := testenv.StartClient(t.config("reconnect"))
 	if err != nil {
 		return nil, err
 	}
-	defer disconnect(c)
+	defer testenv.StopClient(c)
 	if _, err := c.Subscribe(context.Background(), t.topics+"/cmd/#", client.QoS1, nil); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -285,16 +286,18 @@ func TestFIN(t *testing.T) {
 // A blocked Read returns io.EOF when the peer closes.
 func TestFINWakesRead(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	d, a := connect(t, n, listen(t, n))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := d.Read(make([]byte, 8))
-		errc <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, a.Close())
-	require.Equal(t, io.EOF, <-errc)
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		d, a := connect(t, n, listen(t, n))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := d.Read(make([]byte, 8))
+			errc <- err
+		}()
+		synctest.Wait() // the goroutine is blocked
+		require.NoError(t, a.Close())
+		require.Equal(t, io.EOF, <-errc)
+	})
 }
 
 // SetLinger(0) then Close is a RST: the peer's Read fails with ECONNRESET at
@@ -322,17 +325,19 @@ func TestRST(t *testing.T) {
 // A blocked Read returns ECONNRESET when the peer resets.
 func TestRSTWakesRead(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	d, a := connect(t, n, listen(t, n))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := d.Read(make([]byte, 8))
-		errc <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, a.(linger).SetLinger(0))
-	require.NoError(t, a.Close())
-	require.ErrorIs(t, <-errc, syscall.ECONNRESET)
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		d, a := connect(t, n, listen(t, n))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := d.Read(make([]byte, 8))
+			errc <- err
+		}()
+		synctest.Wait() // the goroutine is blocked
+		require.NoError(t, a.(linger).SetLinger(0))
+		require.NoError(t, a.Close())
+		require.ErrorIs(t, <-errc, syscall.ECONNRESET)
+	})
 }
 
 // A linger other than 0 leaves Close a FIN.
@@ -352,115 +357,121 @@ func TestLingerPositiveIsFIN(t *testing.T) {
 // included.
 func TestLocalClose(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	d, _ := connect(t, n, listen(t, n))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := d.Read(make([]byte, 8))
-		errc <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, d.Close())
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		d, _ := connect(t, n, listen(t, n))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := d.Read(make([]byte, 8))
+			errc <- err
+		}()
+		synctest.Wait() // the goroutine is blocked
+		require.NoError(t, d.Close())
 
-	err := <-errc
-	requireOpErr(t, err, "read", net.ErrClosed)
-	require.Contains(t, err.Error(), "use of closed network connection")
-	_, err = d.Read(make([]byte, 8))
-	requireOpErr(t, err, "read", net.ErrClosed)
-	_, err = d.Write([]byte("x"))
-	requireOpErr(t, err, "write", net.ErrClosed)
-	requireOpErr(t, d.Close(), "close", net.ErrClosed)
-	requireOpErr(t, d.SetDeadline(time.Now()), "set", net.ErrClosed)
-	requireOpErr(t, d.SetReadDeadline(time.Now()), "set", net.ErrClosed)
-	requireOpErr(t, d.SetWriteDeadline(time.Now()), "set", net.ErrClosed)
-	requireOpErr(t, d.(linger).SetLinger(0), "set", net.ErrClosed)
+		err := <-errc
+		requireOpErr(t, err, "read", net.ErrClosed)
+		require.Contains(t, err.Error(), "use of closed network connection")
+		_, err = d.Read(make([]byte, 8))
+		requireOpErr(t, err, "read", net.ErrClosed)
+		_, err = d.Write([]byte("x"))
+		requireOpErr(t, err, "write", net.ErrClosed)
+		requireOpErr(t, d.Close(), "close", net.ErrClosed)
+		requireOpErr(t, d.SetDeadline(time.Now()), "set", net.ErrClosed)
+		requireOpErr(t, d.SetReadDeadline(time.Now()), "set", net.ErrClosed)
+		requireOpErr(t, d.SetWriteDeadline(time.Now()), "set", net.ErrClosed)
+		requireOpErr(t, d.(linger).SetLinger(0), "set", net.ErrClosed)
+	})
 }
 
 func TestReadDeadline(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	d, a := connect(t, n, listen(t, n))
-	buf := make([]byte, 8)
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		d, a := connect(t, n, listen(t, n))
+		buf := make([]byte, 8)
 
-	// In the past: fails at once, even with data waiting.
-	write(t, a, "data")
-	require.NoError(t, d.SetReadDeadline(time.Now().Add(-time.Second)))
-	_, err := d.Read(buf)
-	requireTimeout(t, err, "read")
-	_, err = d.Read(buf)
-	requireTimeout(t, err, "read")
-
-	// Cleared: the data is still there.
-	require.NoError(t, d.SetReadDeadline(time.Time{}))
-	require.Equal(t, "data", readString(t, d, 4))
-
-	// In the future: a blocked Read wakes when it passes.
-	const wait = 50 * time.Millisecond
-	start := time.Now()
-	require.NoError(t, d.SetReadDeadline(start.Add(wait)))
-	_, err = d.Read(buf)
-	requireTimeout(t, err, "read")
-	require.GreaterOrEqual(t, time.Since(start), wait)
-
-	// Extended after it passed: Read works again, and waits for the new one.
-	start = time.Now()
-	require.NoError(t, d.SetReadDeadline(start.Add(wait)))
-	require.NoError(t, d.SetReadDeadline(start.Add(4*wait))) // extended before it passed
-	_, err = d.Read(buf)
-	requireTimeout(t, err, "read")
-	require.GreaterOrEqual(t, time.Since(start), 4*wait)
-
-	// Moved into the past while Read is blocked: it wakes.
-	require.NoError(t, d.SetReadDeadline(time.Time{}))
-	errc := make(chan error, 1)
-	go func() {
+		// In the past: fails at once, even with data waiting.
+		write(t, a, "data")
+		require.NoError(t, d.SetReadDeadline(time.Now().Add(-time.Second)))
 		_, err := d.Read(buf)
-		errc <- err
-	}()
-	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, d.SetReadDeadline(time.Now().Add(-time.Second)))
-	requireTimeout(t, <-errc, "read")
+		requireTimeout(t, err, "read")
+		_, err = d.Read(buf)
+		requireTimeout(t, err, "read")
 
-	// SetDeadline sets it too, and clears it.
-	require.NoError(t, d.SetDeadline(time.Now().Add(-time.Second)))
-	_, err = d.Read(buf)
-	requireTimeout(t, err, "read")
-	require.NoError(t, d.SetDeadline(time.Time{}))
-	write(t, a, "more")
-	require.Equal(t, "more", readString(t, d, 4))
+		// Cleared: the data is still there.
+		require.NoError(t, d.SetReadDeadline(time.Time{}))
+		require.Equal(t, "data", readString(t, d, 4))
+
+		// In the future: a blocked Read wakes when it passes.
+		const wait = 50 * time.Millisecond
+		start := time.Now()
+		require.NoError(t, d.SetReadDeadline(start.Add(wait)))
+		_, err = d.Read(buf)
+		requireTimeout(t, err, "read")
+		require.GreaterOrEqual(t, time.Since(start), wait)
+
+		// Extended after it passed: Read works again, and waits for the new one.
+		start = time.Now()
+		require.NoError(t, d.SetReadDeadline(start.Add(wait)))
+		require.NoError(t, d.SetReadDeadline(start.Add(4*wait))) // extended before it passed
+		_, err = d.Read(buf)
+		requireTimeout(t, err, "read")
+		require.GreaterOrEqual(t, time.Since(start), 4*wait)
+
+		// Moved into the past while Read is blocked: it wakes.
+		require.NoError(t, d.SetReadDeadline(time.Time{}))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := d.Read(buf)
+			errc <- err
+		}()
+		synctest.Wait() // the goroutine is blocked
+		require.NoError(t, d.SetReadDeadline(time.Now().Add(-time.Second)))
+		requireTimeout(t, <-errc, "read")
+
+		// SetDeadline sets it too, and clears it.
+		require.NoError(t, d.SetDeadline(time.Now().Add(-time.Second)))
+		_, err = d.Read(buf)
+		requireTimeout(t, err, "read")
+		require.NoError(t, d.SetDeadline(time.Time{}))
+		write(t, a, "more")
+		require.Equal(t, "more", readString(t, d, 4))
+	})
 }
 
 func TestWriteDeadline(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	d, a := connect(t, n, listen(t, n))
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		d, a := connect(t, n, listen(t, n))
 
-	require.NoError(t, d.SetWriteDeadline(time.Now().Add(-time.Second)))
-	_, err := d.Write([]byte("x"))
-	requireTimeout(t, err, "write")
+		require.NoError(t, d.SetWriteDeadline(time.Now().Add(-time.Second)))
+		_, err := d.Write([]byte("x"))
+		requireTimeout(t, err, "write")
 
-	require.NoError(t, d.SetWriteDeadline(time.Time{}))
-	write(t, d, "a")
+		require.NoError(t, d.SetWriteDeadline(time.Time{}))
+		write(t, d, "a")
 
-	const wait = 50 * time.Millisecond
-	require.NoError(t, d.SetWriteDeadline(time.Now().Add(wait)))
-	write(t, d, "b") // before it passes
-	time.Sleep(2 * wait)
-	_, err = d.Write([]byte("x"))
-	requireTimeout(t, err, "write")
+		const wait = 50 * time.Millisecond
+		require.NoError(t, d.SetWriteDeadline(time.Now().Add(wait)))
+		write(t, d, "b") // before it passes
+		time.Sleep(2 * wait)
+		_, err = d.Write([]byte("x"))
+		requireTimeout(t, err, "write")
 
-	// Extended after it passed.
-	require.NoError(t, d.SetWriteDeadline(time.Now().Add(time.Hour)))
-	write(t, d, "c")
-	require.Equal(t, "abc", readString(t, a, 3))
+		// Extended after it passed.
+		require.NoError(t, d.SetWriteDeadline(time.Now().Add(time.Hour)))
+		write(t, d, "c")
+		require.Equal(t, "abc", readString(t, a, 3))
 
-	// SetDeadline sets both.
-	require.NoError(t, d.SetDeadline(time.Now().Add(-time.Second)))
-	_, err = d.Write([]byte("x"))
-	requireTimeout(t, err, "write")
-	require.NoError(t, d.SetDeadline(time.Time{}))
-	write(t, d, "d")
-	require.Equal(t, "d", readString(t, a, 1))
+		// SetDeadline sets both.
+		require.NoError(t, d.SetDeadline(time.Now().Add(-time.Second)))
+		_, err = d.Write([]byte("x"))
+		requireTimeout(t, err, "write")
+		require.NoError(t, d.SetDeadline(time.Time{}))
+		write(t, d, "d")
+		require.Equal(t, "d", readString(t, a, 1))
+	})
 }
 
 func pattern(size, seed int) []byte {
@@ -507,42 +518,44 @@ func TestWritesNeverBlock(t *testing.T) {
 // a blocked Accept.
 func TestListenerCloseResetsPending(t *testing.T) {
 	t.Parallel()
-	n := memnet.New()
-	ln := listen(t, n)
-	accepted, _ := connect(t, n, ln)
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New()
+		ln := listen(t, n)
+		accepted, _ := connect(t, n, ln)
 
-	var pending []net.Conn
-	for range 3 {
-		c, err := n.Dial("tcp", ln.Addr().String())
-		require.NoError(t, err)
-		defer c.Close()
-		write(t, c, "hello?") // buffered for an Accept that never comes
-		pending = append(pending, c)
-	}
+		var pending []net.Conn
+		for range 3 {
+			c, err := n.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer c.Close()
+			write(t, c, "hello?") // buffered for an Accept that never comes
+			pending = append(pending, c)
+		}
 
-	l2 := listen(t, n)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := l2.Accept()
-		errc <- err
-	}()
+		l2 := listen(t, n)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := l2.Accept()
+			errc <- err
+		}()
 
-	require.NoError(t, ln.Close())
-	for _, c := range pending {
-		_, err := c.Read(make([]byte, 8))
-		requireOpErr(t, err, "read", syscall.ECONNRESET)
-		_, err = c.Write([]byte("x"))
-		require.ErrorIs(t, err, syscall.ECONNRESET)
-	}
-	_, err := ln.Accept()
-	requireOpErr(t, err, "accept", net.ErrClosed)
+		require.NoError(t, ln.Close())
+		for _, c := range pending {
+			_, err := c.Read(make([]byte, 8))
+			requireOpErr(t, err, "read", syscall.ECONNRESET)
+			_, err = c.Write([]byte("x"))
+			require.ErrorIs(t, err, syscall.ECONNRESET)
+		}
+		_, err := ln.Accept()
+		requireOpErr(t, err, "accept", net.ErrClosed)
 
-	// An accepted connection lives on.
-	write(t, accepted, "still here")
+		// An accepted connection lives on.
+		write(t, accepted, "still here")
 
-	time.Sleep(10 * time.Millisecond)
-	require.NoError(t, l2.Close())
-	requireOpErr(t, <-errc, "accept", net.ErrClosed)
+		synctest.Wait() // the goroutine is blocked
+		require.NoError(t, l2.Close())
+		requireOpErr(t, <-errc, "accept", net.ErrClosed)
+	})
 }
 
 // A connection dialled and closed before it is accepted still delivers its

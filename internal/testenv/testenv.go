@@ -146,6 +146,34 @@ func Scale(cfg *client.Config, base time.Duration) {
 	cfg.ConfigureMQTTOperationTimeout(5 * time.Second)
 }
 
+// StartClient makes a client and connects it, bounded by Timeout.
+func StartClient(cfg client.Config) (*client.Client, error) {
+	c, err := client.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("testenv: connect %s: %w", cfg.ClientID, err)
+	}
+	return c, nil
+}
+
+// StopClient disconnects c, bounded by Timeout.
+func StopClient(c *client.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	_ = c.Disconnect(ctx)
+}
+
+// AwaitStatus waits, bounded by Timeout, until c's status is want.
+func AwaitStatus(c *client.Client, want client.Status) error {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	return c.WaitStatus(ctx, want)
+}
+
 // Connect makes a client and connects it; it is disconnected when the test
 // ends.
 func Connect(tb testing.TB, cfg client.Config) *client.Client {
@@ -165,11 +193,7 @@ func NewClient(tb testing.TB, cfg client.Config) *client.Client {
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-		defer cancel()
-		_ = c.Disconnect(ctx)
-	})
+	tb.Cleanup(func() { StopClient(c) })
 	return c
 }
 
