@@ -34,6 +34,7 @@
 //	Blackhole                    FaultBlackhole            bytes held both ways, sockets open: only keepalive notices
 //	RejectConnect(rc)            FaultRejectConnect        CONNACK with return code rc (1–5), then close
 //	WithholdPuback               FaultWithholdPuback       PUBLISH read, no PUBACK, no delivery
+//	WithholdPubackOn(filter)     FaultWithholdPuback       the same, for the topics filter matches
 //	AckWithoutDelivery           FaultAckWithoutDelivery   PUBACK, but no delivery
 //	RefuseSubscription(filter)   FaultRefuseSubscription   SUBACK 0x80 for that filter
 //	CutLinks(FIN or RST)         FaultCut                  every link closed: EOF, or connection reset

@@ -40,8 +40,11 @@ const (
 	KindDeliveryAck
 	// KindPingreq is a PINGREQ received.
 	KindPingreq
-	// KindDisconnect is the end of a client's session; Cause is empty for a
-	// clean MQTT DISCONNECT and otherwise says what ended it.
+	// KindDisconnect is the end of a client's session, or of a connection
+	// the AWS profile refused before its session began; Cause is empty for
+	// a clean MQTT DISCONNECT and otherwise says what ended it; Reason
+	// classifies it as AWS IoT Core's lifecycle events do
+	// (ReasonClientInitiated, ReasonClientError, …).
 	KindDisconnect
 	// KindUpgrade is a WebSocket upgrade request (Detail: the request URI;
 	// HTTPStatus: 101, or 403 with Cause for a refused signature).
@@ -123,6 +126,8 @@ type Event struct {
 	// TLS-FAILURE, DISCONNECT, UPGRADE, DROPPED, FAULT
 	Cause  string
 	Detail string
+	// DISCONNECT: AWS IoT Core's disconnectReason for it.
+	Reason string
 }
 
 // String renders the event on one line, for logs and failure messages.
@@ -147,8 +152,10 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " topic=%s qos=%d dup=%v id=%d payload=%q", e.Topic, e.QoS, e.Dup, e.PacketID, truncate(e.Payload, 40))
 	case KindPuback, KindDeliveryAck:
 		fmt.Fprintf(&b, " id=%d", e.PacketID)
-	case KindTLSFailure, KindDisconnect:
+	case KindTLSFailure:
 		fmt.Fprintf(&b, " cause=%q", e.Cause)
+	case KindDisconnect:
+		fmt.Fprintf(&b, " reason=%s cause=%q", e.Reason, e.Cause)
 	case KindUpgrade:
 		fmt.Fprintf(&b, " status=%d %s", e.HTTPStatus, truncate([]byte(e.Detail), 60))
 		if e.Cause != "" {

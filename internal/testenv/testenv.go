@@ -239,3 +239,24 @@ func Receive[T any](tb testing.TB, ctx context.Context, ch <-chan T, what string
 		return zero
 	}
 }
+
+// QuickReconnects is the broker's AWS IoT Core profile without AWS's limit
+// of one CONNECT per second per client id, for tests of client behaviour
+// whose scaled back-off (Scale) reconnects sooner than AWS would admit.
+// Every other AWS behaviour stays; the connect rate itself is proved by the
+// broker's and the integration suite's tests.
+func QuickReconnects() broker.Option {
+	p := broker.AWSIoTCore()
+	p.ConnectInterval = 0
+	return broker.WithProfile(p)
+}
+
+// Unthrottled is the broker's AWS IoT Core profile without AWS's per
+// connection publish rate (100/s) and throughput (512 KiB/s), for
+// throughput measurements and tests that stream faster than a device on
+// AWS may.
+func Unthrottled() broker.Option {
+	p := broker.AWSIoTCore()
+	p.ConnectInterval, p.PublishRate, p.Throughput = 0, 0, 0
+	return broker.WithProfile(p)
+}
