@@ -67,6 +67,7 @@ type Broker struct {
 	wsSecrets map[string]string
 	nextSub   atomic.Int64
 	pub       *publisher
+	shadow    *shadowService // the Device Shadow service; nil WithoutShadow
 }
 
 // StartTLS starts a broker with its mutual-TLS listener (and the others its
@@ -86,6 +87,9 @@ func StartTLS(opts ...Option) (*Broker, error) {
 	}
 	if cfg.memory {
 		b.net = memnet.New()
+	}
+	if !cfg.noShadow {
+		b.shadow = newShadowService(b, cfg.shadow)
 	}
 	for _, h := range cfg.hosts {
 		if net.ParseIP(h) == nil {
@@ -202,6 +206,11 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	}
 	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	if b.shadow != nil {
+		if err := srv.AddHook(&shadowHook{svc: b.shadow}, nil); err != nil {
+			return nil, fmt.Errorf("broker: add hook: %w", err)
+		}
 	}
 	upstreams := make(map[string]string) // listener name → where its proxy forwards
 	for _, name := range b.listenerNames() {
@@ -460,6 +469,7 @@ func (b *Broker) Close() error {
 	for _, l := range b.listeners {
 		l.Proxy.Close()
 	}
+	b.shadow.close()
 	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {

@@ -23,6 +23,8 @@ type config struct {
 	skipMessages bool
 	eventLimit   int
 	memory       bool
+	shadow       ShadowOptions // the Device Shadow service (shadow_options.go)
+	noShadow     bool
 }
 
 // Option configures a Broker.
