@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 func main() {
@@ -30,7 +32,7 @@ func main() {
 	stop()
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
+	case errors.Is(err, samples.ErrUsage):
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "basicpubsub:", err)

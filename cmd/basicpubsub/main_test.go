@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func TestFlagErrors(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, errUsage, "exit code 2")
+			require.ErrorIs(t, err, samples.ErrUsage, "exit code 2")
 			require.Contains(t, err.Error()+stderr.String(), tt.want)
 		})
 	}
@@ -51,13 +52,13 @@ func TestFlagErrors(t *testing.T) {
 func TestPortDefaults(t *testing.T) {
 	o, err := parseFlags([]string{"-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, 8883, o.port)
+	require.Equal(t, 8883, o.Port)
 	o, err = parseFlags([]string{"-e", "h", "-r", "ca", "-w"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, 443, o.port)
+	require.Equal(t, 443, o.Port)
 	o, err = parseFlags([]string{"--endpoint", "h", "--rootCA", "ca", "--websocket", "--port", "8443", "--clientId", "me", "--topic", "t", "--mode", "publish", "--message", "hi"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, options{endpoint: "h", rootCA: "ca", websocket: true, port: 8443, clientID: "me", topic: "t", mode: "publish", message: "hi", interval: time.Second}, *o)
+	require.Equal(t, options{Connection: samples.Connection{Endpoint: "h", RootCA: "ca", Websocket: true, Port: 8443}, clientID: "me", topic: "t", mode: "publish", message: "hi", interval: time.Second}, *o)
 }
 
 func TestEncodeMessageLikePython(t *testing.T) {
@@ -118,7 +119,7 @@ func TestInterruptDisconnectsCleanly(t *testing.T) {
 func TestWrongEndpointIsAClearError(t *testing.T) {
 	err := run(context.Background(), []string{"-e", "h", "-r", "/nonexistent/ca.pem", "-c", "c", "-k", "k"}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err)
-	require.False(t, errors.Is(err, errUsage))
+	require.False(t, errors.Is(err, samples.ErrUsage))
 	require.ErrorContains(t, err, "/nonexistent/ca.pem")
 }
 
