@@ -2,11 +2,9 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
@@ -20,9 +18,8 @@ type options struct {
 	message               string
 
 	// Go sample only.
-	count    int
-	faults   bool
-	interval time.Duration
+	samples.Schedule
+	faults bool
 }
 
 func (o *options) publishes() bool  { return o.mode == "both" || o.mode == "publish" }
@@ -33,31 +30,26 @@ func (o *options) subscribes() bool { return o.mode == "both" || o.mode == "subs
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("basicpubsub", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.Register(fs)
+	o.Connection.Register(fs)
 	samples.StringFlag(fs, &o.clientID, "id", "clientId", "basicPubSub", "targeted client id")
 	samples.StringFlag(fs, &o.topic, "t", "topic", "sdk/test/Python", "targeted topic")
 	samples.StringFlag(fs, &o.mode, "m", "mode", "both", "operation modes: "+strings.Join(allowedActions, ", "))
 	samples.StringFlag(fs, &o.message, "M", "message", "Hello World!", "message to publish")
-	fs.IntVar(&o.count, "count", 0, "stop after this many messages (0: run until Ctrl-C)")
+	o.Schedule.Register(fs, "stop after this many messages (0: run until Ctrl-C)",
+		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
-	fs.DurationVar(&o.interval, "interval", time.Second, "time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]")
-		fs.PrintDefaults()
-	}
-	if err := samples.Parse(fs, args, stderr); err != nil {
+	if err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]"); err != nil {
 		return nil, err
 	}
-	switch problem := o.Check(); {
+	problem := o.Connection.Check()
+	if problem == "" {
+		problem = o.Schedule.Check()
+	}
+	switch {
 	case problem != "":
 		return nil, usageError(stderr, "%s", problem)
 	case !slices.Contains(allowedActions, o.mode):
 		return nil, usageError(stderr, "Unknown --mode option %s. Must be one of %v", o.mode, allowedActions)
-	case o.count < 0:
-		return nil, usageError(stderr, "--count must not be negative")
-	case o.interval <= 0:
-		return nil, usageError(stderr, "--interval must be positive")
 	case o.faults && o.Endpoint != "":
 		return nil, usageError(stderr, "--faults needs the embedded broker (no -e/--endpoint)")
 	}

@@ -39,11 +39,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := client.DefaultConfig(o.clientID)
 	o.Configure(&cfg, b, dial) // endpoint and credentials: -e, -r, -c, -k, -p, -w, or the embedded broker's
 	// AWSIoTMQTTClient connection configuration
-	cfg.ConfigureAutoReconnectBackoffTime(1*o.interval, 32*o.interval, 20*o.interval)
+	cfg.ConfigureAutoReconnectBackoffTime(1*o.Interval, 32*o.Interval, 20*o.Interval)
 	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest)   // Infinite offline Publish queueing
-	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.interval)) // Draining: 2 Hz
-	cfg.ConfigureConnectDisconnectTimeout(10 * o.interval)                         // 10 sec
-	cfg.ConfigureMQTTOperationTimeout(5 * o.interval)                              // 5 sec
+	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.Interval)) // Draining: 2 Hz
+	cfg.ConfigureConnectDisconnectTimeout(10 * o.Interval)                         // 10 sec
+	cfg.ConfigureMQTTOperationTimeout(5 * o.Interval)                              // 5 sec
 	cfg.Logger = slog.New(log)
 	myAWSIoTMQTTClient, err := client.New(cfg)
 	if err != nil {
@@ -61,20 +61,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if !samples.Sleep(ctx, 2*o.interval) {
+	if !samples.Sleep(ctx, 2*o.Interval) {
 		return nil
 	}
 	if !o.publishes() {
-		return s.waitReceived(ctx, o.count, 0)
+		return s.waitReceived(ctx, o.Count, 0)
 	}
 	var demo *faultDemo
 	if o.faults {
-		demo = &faultDemo{b: b, log: log, outage: 5 * o.interval / 2}
+		demo = &faultDemo{b: b, log: log, outage: 5 * o.Interval / 2}
 		defer demo.wait()
 	}
 
 	// Publish to the same topic in a loop
-	for loopCount := 0; o.count == 0 || loopCount < o.count; loopCount++ {
+	for loopCount := 0; o.Count == 0 || loopCount < o.Count; loopCount++ {
 		if demo != nil && loopCount%10 == 3 {
 			demo.start(ctx)
 		}
@@ -90,12 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case o.mode == "publish":
 			fmt.Fprintf(stdout, "Published topic %s: %s\n\n", o.topic, messageJSON)
 		}
-		if !samples.Sleep(ctx, o.interval) {
+		if !samples.Sleep(ctx, o.Interval) {
 			return nil
 		}
 	}
 	if o.subscribes() {
-		return s.waitReceived(ctx, o.count, 30*o.interval+10*time.Second)
+		return s.waitReceived(ctx, o.Count, 30*o.Interval+10*time.Second)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (s *sample) waitReceived(ctx context.Context, n int, timeout time.Duration)
 
 // disconnect ends the session cleanly, even after Ctrl-C.
 func (s *sample) disconnect() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.Interval)
 	defer cancel()
 	if err := s.c.Disconnect(ctx); err != nil {
 		s.log.say("disconnect: %v", err)

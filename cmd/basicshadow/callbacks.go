@@ -51,36 +51,26 @@ func property(payload []byte, section string) string {
 // customShadowCallbackUpdate prints what basicShadowUpdater.py's
 // customShadowCallback_Update prints.
 func (s *sample) customShadowCallbackUpdate(r shadow.Response) {
-	switch r.Status {
-	case shadow.Timeout:
-		s.out.print("Update request " + r.Token + " time out!")
-	case shadow.Accepted:
-		s.out.print("~~~~~~~~~~~~~~~~~~~~~~~",
-			"Update request with token: "+r.Token+" accepted!",
-			"property: "+property(r.Payload, "desired"),
-			"~~~~~~~~~~~~~~~~~~~~~~~\n\n")
-	case shadow.Rejected:
-		s.out.print("Update request " + r.Token + " rejected!")
-	default:
-		s.say("update request %s: %v", r.Token, r.Err)
-	}
-	notify(s.answers)
+	s.printAnswer("Update", r, "property: "+property(r.Payload, "desired"))
 }
 
 // customShadowCallbackDelete prints what basicShadowUpdater.py's
 // customShadowCallback_Delete prints.
-func (s *sample) customShadowCallbackDelete(r shadow.Response) {
+func (s *sample) customShadowCallbackDelete(r shadow.Response) { s.printAnswer("Delete", r) }
+
+// printAnswer prints an answer to a request as the updater's callbacks
+// do, with details for an accepted one.
+func (s *sample) printAnswer(request string, r shadow.Response, details ...string) {
 	switch r.Status {
 	case shadow.Timeout:
-		s.out.print("Delete request " + r.Token + " time out!")
+		s.out.print(request + " request " + r.Token + " time out!")
 	case shadow.Accepted:
-		s.out.print("~~~~~~~~~~~~~~~~~~~~~~~",
-			"Delete request with token: "+r.Token+" accepted!",
-			"~~~~~~~~~~~~~~~~~~~~~~~\n\n")
+		lines := append([]string{"~~~~~~~~~~~~~~~~~~~~~~~", request + " request with token: " + r.Token + " accepted!"}, details...)
+		s.out.print(append(lines, "~~~~~~~~~~~~~~~~~~~~~~~\n\n")...)
 	case shadow.Rejected:
-		s.out.print("Delete request " + r.Token + " rejected!")
+		s.out.print(request + " request " + r.Token + " rejected!")
 	default:
-		s.say("delete request %s: %v", r.Token, r.Err)
+		s.say("%s request %s: %v", request, r.Token, r.Err)
 	}
 	notify(s.answers)
 }

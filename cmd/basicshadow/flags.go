@@ -2,11 +2,9 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
@@ -26,9 +24,8 @@ type options struct {
 	thingName, clientID string
 
 	// Go sample only.
-	mode     string
-	count    int
-	interval time.Duration
+	mode string
+	samples.Schedule
 }
 
 func (o *options) updates() bool { return o.mode == modeBoth || o.mode == modeUpdater }
@@ -57,29 +54,24 @@ func (o *options) clientIDs() (updater, listener string) {
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("basicshadow", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.Register(fs)
+	o.Connection.Register(fs)
 	samples.StringFlag(fs, &o.thingName, "n", "thingName", "Bot", "targeted thing name")
 	samples.StringFlag(fs, &o.clientID, "id", "clientId", "", "targeted client id (default basicShadowUpdater, basicShadowDeltaListener)")
 	samples.StringFlag(fs, &o.mode, "m", "mode", modeBoth, "which sample runs: "+strings.Join(allowedModes, ", "))
-	fs.IntVar(&o.count, "count", 0, "stop after this many updates (updater, both) or deltas (listener) (0: run until Ctrl-C)")
-	fs.DurationVar(&o.interval, "interval", time.Second, "time between updates; the timeouts scale with it (1s: the samples' exact settings)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]")
-		fs.PrintDefaults()
-	}
-	if err := samples.Parse(fs, args, stderr); err != nil {
+	o.Schedule.Register(fs, "stop after this many updates (updater, both) or deltas (listener) (0: run until Ctrl-C)",
+		"time between updates; the timeouts scale with it (1s: the samples' exact settings)")
+	if err := samples.Parse(fs, args, stderr, "basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]"); err != nil {
 		return nil, err
 	}
-	switch problem := o.Check(); {
+	problem := o.Connection.Check()
+	if problem == "" {
+		problem = o.Schedule.Check()
+	}
+	switch {
 	case problem != "":
 		return nil, usageError(stderr, "%s", problem)
 	case !slices.Contains(allowedModes, o.mode):
 		return nil, usageError(stderr, "Unknown --mode option %s. Must be one of %v", o.mode, allowedModes)
-	case o.count < 0:
-		return nil, usageError(stderr, "--count must not be negative")
-	case o.interval <= 0:
-		return nil, usageError(stderr, "--interval must be positive")
 	}
 	return o, nil
 }

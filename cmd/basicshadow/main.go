@@ -16,28 +16,6 @@
 //	    -r AmazonRootCA1.pem -c device.pem.crt -k device.pem.key -n Bot -m updater
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/iotmqtt/iotmqtt/internal/samples"
 
-	"github.com/iotmqtt/iotmqtt/internal/samples"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, samples.ErrUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "basicshadow:", err)
-		os.Exit(1)
-	}
-}
+func main() { samples.Main("basicshadow", run) }

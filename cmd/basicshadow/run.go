@@ -23,8 +23,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	s := &sample{o: o, out: newPrinter(stdout), log: slog.New(slog.NewTextHandler(stderr, nil))}
-	if o.count > 0 {
-		s.answers, s.deltas = make(chan struct{}, o.count+1), make(chan struct{}, o.count)
+	if o.Count > 0 {
+		s.answers, s.deltas = make(chan struct{}, o.Count+1), make(chan struct{}, o.Count)
 	}
 	if o.Endpoint == "" {
 		if s.b, s.dial, err = samples.StartEmbedded(ctx, o.thingName, o.Websocket, s.say); err != nil {
@@ -47,10 +47,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !o.updates() {
 		if s.b != nil {
-			s.say("no updater: the embedded broker's data plane sets desired.property every %v, as an application would", o.interval)
+			s.say("no updater: the embedded broker's data plane sets desired.property every %v, as an application would", o.Interval)
 			s.loop(ctx, s.setDesired)
 		}
-		return s.await(ctx, s.deltas, o.count, "deltas")
+		return s.await(ctx, s.deltas, o.Count, "deltas")
 	}
 
 	deviceShadowHandler, err := s.connect(ctx, updaterID)
@@ -58,20 +58,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Delete shadow JSON doc
-	if _, err := deviceShadowHandler.DeleteAsync(s.customShadowCallbackDelete, 5*o.interval); err != nil {
+	if _, err := deviceShadowHandler.DeleteAsync(s.customShadowCallbackDelete, 5*o.Interval); err != nil {
 		return err
 	}
 	// Update shadow in a loop
 	s.loop(ctx, func(loopCount int) {
 		JSONPayload := fmt.Appendf(nil, `{"state":{"desired":{"property":%d}}}`, loopCount)
-		if _, err := deviceShadowHandler.UpdateAsync(JSONPayload, s.customShadowCallbackUpdate, 5*o.interval); err != nil {
+		if _, err := deviceShadowHandler.UpdateAsync(JSONPayload, s.customShadowCallbackUpdate, 5*o.Interval); err != nil {
 			s.say("update %d not sent: %v", loopCount, err)
 		}
 	})
-	if err := s.await(ctx, s.answers, o.count+1, "answers to the delete and the updates"); err != nil || !o.listens() {
+	if err := s.await(ctx, s.answers, o.Count+1, "answers to the delete and the updates"); err != nil || !o.listens() {
 		return err
 	}
-	return s.await(ctx, s.deltas, o.count, "deltas")
+	return s.await(ctx, s.deltas, o.Count, "deltas")
 }
 
 // sample holds what the running sample shares with its callbacks.
@@ -94,7 +94,7 @@ func (s *sample) say(format string, args ...any) { s.log.Info(fmt.Sprintf(format
 // and returns the thing's shadow handler, with a persistent subscription.
 // The client is disconnected when the sample ends.
 func (s *sample) connect(ctx context.Context, clientID string) (*shadow.Handler, error) {
-	iv := s.o.interval
+	iv := s.o.Interval
 	cfg := client.DefaultConfig(clientID)
 	s.o.Configure(&cfg, s.b, s.dial)
 	// AWSIoTMQTTShadowClient configuration
@@ -134,9 +134,9 @@ func (s *sample) stop() {
 // loop runs step(0), step(1), … one --interval apart, --count times or
 // until ctx ends.
 func (s *sample) loop(ctx context.Context, step func(int)) {
-	for loopCount := 0; s.o.count == 0 || loopCount < s.o.count; loopCount++ {
+	for loopCount := 0; s.o.Count == 0 || loopCount < s.o.Count; loopCount++ {
 		step(loopCount)
-		if !samples.Sleep(ctx, s.o.interval) {
+		if !samples.Sleep(ctx, s.o.Interval) {
 			return
 		}
 	}
@@ -145,7 +145,7 @@ func (s *sample) loop(ctx context.Context, step func(int)) {
 // setDesired is the application's side on the embedded broker: it sets
 // desired.property through the data plane.
 func (s *sample) setDesired(n int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*s.o.interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*s.o.Interval)
 	defer cancel()
 	if _, err := s.b.UpdateShadow(ctx, s.o.thingName, "", fmt.Appendf(nil, `{"state":{"desired":{"property":%d}}}`, n)); err != nil {
 		s.say("data plane: %v", err)
@@ -155,11 +155,11 @@ func (s *sample) setDesired(n int) {
 // await waits for n arrivals on ch (with --count), bounded by the answer
 // timeout, or until ctx ends.
 func (s *sample) await(ctx context.Context, ch chan struct{}, n int, what string) error {
-	if s.o.count == 0 {
+	if s.o.Count == 0 {
 		<-ctx.Done()
 		return nil
 	}
-	timeout := time.NewTimer(10 * s.o.interval)
+	timeout := time.NewTimer(10 * s.o.Interval)
 	defer timeout.Stop()
 	for got := 0; got < n; got++ {
 		select {
@@ -167,7 +167,7 @@ func (s *sample) await(ctx context.Context, ch chan struct{}, n int, what string
 		case <-ctx.Done():
 			return nil
 		case <-timeout.C:
-			return fmt.Errorf("%d of %d %s arrived in %v", got, n, what, 10*s.o.interval)
+			return fmt.Errorf("%d of %d %s arrived in %v", got, n, what, 10*s.o.Interval)
 		}
 	}
 	return nil

@@ -10,7 +10,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/iotmqtt/iotmqtt/broker"
@@ -21,6 +24,29 @@ import (
 // ErrUsage marks a command-line error (exit code 2, as the Python samples'
 // argparse).
 var ErrUsage = errors.New("usage error")
+
+// Main runs a sample until it returns or Ctrl-C (SIGINT, SIGTERM) ends its
+// context, and exits as the Python samples do: 2 for a usage error, 1 for
+// another error (printed as "<prog>: <error>"), 0 otherwise.
+func Main(prog string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(prog, err, os.Stderr))
+}
+
+// exitCode returns the exit code for run's result, printing an error that
+// is not a usage error.
+func exitCode(prog string, err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	return 1
+}
 
 // Connection is where a sample connects: the Python samples' -e, -r, -c,
 // -k, -p and -w. No endpoint means the embedded broker.
@@ -49,9 +75,39 @@ func (c *Connection) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Websocket, "websocket", false, "use MQTT over WebSocket")
 }
 
-// Parse parses args: a flag error or extra arguments are ErrUsage, -h is
+// Schedule is how long a sample runs and at what pace: the Go samples'
+// --count and --interval.
+type Schedule struct {
+	Count    int
+	Interval time.Duration
+}
+
+// Register registers --count and --interval (default 1 s) on fs.
+func (s *Schedule) Register(fs *flag.FlagSet, countUsage, intervalUsage string) {
+	fs.IntVar(&s.Count, "count", 0, countUsage)
+	fs.DurationVar(&s.Interval, "interval", time.Second, intervalUsage)
+}
+
+// Check returns what is wrong with the schedule, or "".
+func (s *Schedule) Check() string {
+	switch {
+	case s.Count < 0:
+		return "--count must not be negative"
+	case s.Interval <= 0:
+		return "--interval must be positive"
+	}
+	return ""
+}
+
+// Parse parses args, printing usage and the flags' defaults for -h or a
+// flag error: a flag error or extra arguments are ErrUsage, -h is
 // flag.ErrHelp.
-func Parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) error {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage:", usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -3,9 +3,12 @@ package samples
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -21,7 +24,7 @@ func parse(t *testing.T, args ...string) (Connection, error) {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
 	fs.SetOutput(&bytes.Buffer{})
 	c.Register(fs)
-	return c, Parse(fs, args, &bytes.Buffer{})
+	return c, Parse(fs, args, &bytes.Buffer{}, "sample [-e ENDPOINT]")
 }
 
 func TestCheckLikeThePythonSamples(t *testing.T) {
@@ -64,8 +67,12 @@ func TestParseErrors(t *testing.T) {
 	_, err = parse(t, "extra", "args")
 	require.ErrorIs(t, err, ErrUsage)
 	require.ErrorContains(t, err, "unexpected arguments: extra args")
-	_, err = parse(t, "-h")
-	require.ErrorIs(t, err, flag.ErrHelp)
+	var help bytes.Buffer
+	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	new(Connection).Register(fs)
+	require.ErrorIs(t, Parse(fs, []string{"-h"}, &help, "sample [-e ENDPOINT]"), flag.ErrHelp)
+	require.True(t, strings.HasPrefix(help.String(), "usage: sample [-e ENDPOINT]\n"), help.String())
+	require.Contains(t, help.String(), "your AWS IoT custom endpoint")
 
 	var stderr bytes.Buffer
 	err = UsageError(&stderr, "prog", "bad %d", 7)
@@ -133,6 +140,29 @@ func TestStartEmbeddedWebSocketNeedsCredentials(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	_, _, err := StartEmbedded(context.Background(), "Bot", true, func(string, ...any) {})
 	require.ErrorContains(t, err, "AWS_ACCESS_KEY_ID")
+}
+
+func TestSchedule(t *testing.T) {
+	var s Schedule
+	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	s.Register(fs, "count", "interval")
+	require.NoError(t, Parse(fs, nil, &bytes.Buffer{}, "sample"))
+	require.Equal(t, Schedule{Interval: time.Second}, s, "defaults: no count, 1 s")
+	require.Empty(t, s.Check())
+	require.Equal(t, "--count must not be negative", (&Schedule{Count: -1, Interval: 1}).Check())
+	require.Equal(t, "--interval must be positive", (&Schedule{}).Check())
+}
+
+// The exit codes of the Python samples: 2 for a usage error, 1 (and the
+// error printed) for others.
+func TestExitCodes(t *testing.T) {
+	var stderr bytes.Buffer
+	require.Zero(t, exitCode("sample", nil, &stderr))
+	require.Zero(t, exitCode("sample", flag.ErrHelp, &stderr))
+	require.Equal(t, 2, exitCode("sample", fmt.Errorf("%w: bad flag", ErrUsage), &stderr))
+	require.Empty(t, stderr.String(), "a usage error was printed already")
+	require.Equal(t, 1, exitCode("sample", errors.New("no route"), &stderr))
+	require.Equal(t, "sample: no route\n", stderr.String())
 }
 
 func TestSleepStopsWithItsContext(t *testing.T) {

@@ -157,40 +157,42 @@ func notFound(sh shadowtopic.Shadow, token string) *Error {
 }
 
 func (s *Store) get(sh shadowtopic.Shadow, payload []byte, ts int64) Result {
-	req, _, err := parseRequest(payload, false)
-	if err != nil {
-		return s.rejected(sh, err)
-	}
-	s.mu.Lock()
-	st := s.shadows[sh]
-	if st == nil || !st.exists {
-		s.mu.Unlock()
-		return s.rejected(sh, notFound(sh, req.token))
-	}
-	doc := fullDocument{
-		State:    sections{Desired: st.desired, Reported: st.reported, Delta: delta(st.desired, st.reported)},
-		Metadata: sections{Desired: st.metaDesired, Reported: st.metaRptd},
-		Version:  st.version, Timestamp: ts, ClientToken: req.token,
-	}
-	res := Result{Payload: encode(doc), Version: st.version}
-	s.mu.Unlock()
-	return res
+	return s.existing(sh, payload, false, func(st *shadow, token string) Result {
+		doc := fullDocument{
+			State:    sections{Desired: st.desired, Reported: st.reported, Delta: delta(st.desired, st.reported)},
+			Metadata: sections{Desired: st.metaDesired, Reported: st.metaRptd},
+			Version:  st.version, Timestamp: ts, ClientToken: token,
+		}
+		return Result{Payload: encode(doc), Version: st.version}
+	})
 }
 
 func (s *Store) delete(sh shadowtopic.Shadow, payload []byte, ts int64) Result {
-	req, _, err := parseRequest(payload, true) // "The content of the message is ignored", but for its token
+	// "The content of the message is ignored", but for its token: lenient.
+	return s.existing(sh, payload, true, func(st *shadow, token string) Result {
+		*st = shadow{version: st.version}
+		return Result{Version: st.version, Payload: encode(deletedDocument{Version: st.version, Timestamp: ts, ClientToken: token})}
+	})
+}
+
+// existing runs op, with s.mu held, on the stored shadow a get or delete
+// request names, or answers 404 if there is none (or the request is
+// invalid, with its error).
+func (s *Store) existing(sh shadowtopic.Shadow, payload []byte, lenient bool, op func(st *shadow, token string) Result) Result {
+	req, _, err := parseRequest(payload, lenient)
 	if err != nil {
 		return s.rejected(sh, err)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	st := s.shadows[sh]
-	if st == nil || !st.exists {
-		s.mu.Unlock()
-		return s.rejected(sh, notFound(sh, req.token))
+	if st == nil {
+		return errorResult(0, notFound(sh, req.token))
 	}
-	*st = shadow{version: st.version}
-	s.mu.Unlock()
-	return Result{Version: st.version, Payload: encode(deletedDocument{Version: st.version, Timestamp: ts, ClientToken: req.token})}
+	if !st.exists {
+		return errorResult(st.version, notFound(sh, req.token))
+	}
+	return op(st, req.token)
 }
 
 func (s *Store) update(sh shadowtopic.Shadow, payload []byte, ts int64) Result {
