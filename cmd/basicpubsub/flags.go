@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/iotmqtt/iotmqtt/internal/samples"
@@ -38,24 +37,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.Schedule.Register(fs, "stop after this many messages (0: run until Ctrl-C)",
 		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
-	if err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]"); err != nil {
+	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]",
+		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedActions...), o.checkFaults)
+	if err != nil {
 		return nil, err
-	}
-	problem := o.Connection.Check()
-	if problem == "" {
-		problem = o.Schedule.Check()
-	}
-	switch {
-	case problem != "":
-		return nil, usageError(stderr, "%s", problem)
-	case !slices.Contains(allowedActions, o.mode):
-		return nil, usageError(stderr, "Unknown --mode option %s. Must be one of %v", o.mode, allowedActions)
-	case o.faults && o.Endpoint != "":
-		return nil, usageError(stderr, "--faults needs the embedded broker (no -e/--endpoint)")
 	}
 	return o, nil
 }
 
-func usageError(stderr io.Writer, format string, args ...any) error {
-	return samples.UsageError(stderr, "basicpubsub", format, args...)
+func (o *options) checkFaults() string {
+	if o.faults && o.Endpoint != "" {
+		return "--faults needs the embedded broker (no -e/--endpoint)"
+	}
+	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -22,27 +21,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // The connection and schedule flags' own checks are internal/samples'
 // (one row each here shows they apply); the rest are the sample's.
 func TestFlagErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--endpoint", "h", "--rootCA", "ca", "--cert", "c"}, "Missing credentials for authentication."},
-		{[]string{"--interval", "0s"}, "--interval must be positive"},
-		{[]string{"-m", "listen"}, "Unknown --mode option listen. Must be one of [both publish subscribe]"},
-		{[]string{"--faults", "-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, "--faults needs the embedded broker"},
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
-		{[]string{"extra"}, "unexpected arguments: extra"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, samples.ErrUsage, "exit code 2")
-			require.Contains(t, err.Error()+stderr.String(), tt.want)
-		})
-	}
-	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &bytes.Buffer{})
-	require.ErrorIs(t, err, flag.ErrHelp, "exit code 0")
+	testenv.RequireUsageErrors(t, run, []testenv.UsageCase{
+		{Args: []string{"--endpoint", "h", "--rootCA", "ca", "--cert", "c"}, Want: "Missing credentials for authentication."},
+		{Args: []string{"--interval", "0s"}, Want: "--interval must be positive"},
+		{Args: []string{"-m", "listen"}, Want: "Unknown --mode option listen. Must be one of [both publish subscribe]"},
+		{Args: []string{"--faults", "-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, Want: "--faults needs the embedded broker"},
+		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
+		{Args: []string{"extra"}, Want: "unexpected arguments: extra"},
+	})
 }
 
 func TestPortDefaults(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/iotmqtt/iotmqtt/internal/samples"
@@ -60,22 +59,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	samples.StringFlag(fs, &o.mode, "m", "mode", modeBoth, "which sample runs: "+strings.Join(allowedModes, ", "))
 	o.Schedule.Register(fs, "stop after this many updates (updater, both) or deltas (listener) (0: run until Ctrl-C)",
 		"time between updates; the timeouts scale with it (1s: the samples' exact settings)")
-	if err := samples.Parse(fs, args, stderr, "basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]"); err != nil {
+	err := samples.Parse(fs, args, stderr, "basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]",
+		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedModes...))
+	if err != nil {
 		return nil, err
 	}
-	problem := o.Connection.Check()
-	if problem == "" {
-		problem = o.Schedule.Check()
-	}
-	switch {
-	case problem != "":
-		return nil, usageError(stderr, "%s", problem)
-	case !slices.Contains(allowedModes, o.mode):
-		return nil, usageError(stderr, "Unknown --mode option %s. Must be one of %v", o.mode, allowedModes)
-	}
 	return o, nil
-}
-
-func usageError(stderr io.Writer, format string, args ...any) error {
-	return samples.UsageError(stderr, "basicshadow", format, args...)
 }

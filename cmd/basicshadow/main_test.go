@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,26 +20,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // The connection and schedule flags' own checks are internal/samples'
 // (one row each here shows they apply); the rest are the sample's.
 func TestFlagErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-e", "h", "-r", "ca"}, "Missing credentials for authentication."},
-		{[]string{"--interval", "0s"}, "--interval must be positive"},
-		{[]string{"-m", "both-ways"}, "Unknown --mode option both-ways. Must be one of [both updater listener]"},
-		{[]string{"--thing", "x"}, "flag provided but not defined: -thing"},
-		{[]string{"extra"}, "unexpected arguments: extra"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, samples.ErrUsage, "exit code 2")
-			require.Contains(t, err.Error()+stderr.String(), tt.want)
-		})
-	}
-	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &bytes.Buffer{})
-	require.ErrorIs(t, err, flag.ErrHelp, "exit code 0")
+	testenv.RequireUsageErrors(t, run, []testenv.UsageCase{
+		{Args: []string{"-e", "h", "-r", "ca"}, Want: "Missing credentials for authentication."},
+		{Args: []string{"--interval", "0s"}, Want: "--interval must be positive"},
+		{Args: []string{"-m", "both-ways"}, Want: "Unknown --mode option both-ways. Must be one of [both updater listener]"},
+		{Args: []string{"--thing", "x"}, Want: "flag provided but not defined: -thing"},
+		{Args: []string{"extra"}, Want: "unexpected arguments: extra"},
+	})
 }
 
 func TestFlagsLikeThePythonSamples(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -99,10 +100,11 @@ func (s *Schedule) Check() string {
 	return ""
 }
 
-// Parse parses args, printing usage and the flags' defaults for -h or a
-// flag error: a flag error or extra arguments are ErrUsage, -h is
-// flag.ErrHelp.
-func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) error {
+// Parse parses args with fs, then runs checks in order, each returning
+// what is wrong or "". -h prints usage and the flags' defaults and is
+// flag.ErrHelp; a flag error, extra arguments or a failed check is printed
+// as argparse does ("<prog>: error: <problem>") and is ErrUsage.
+func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, checks ...func() string) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage:", usage)
@@ -115,9 +117,24 @@ func Parse(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) erro
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return UsageError(stderr, fs.Name(), "unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return usageError(stderr, fs.Name(), "unexpected arguments: "+strings.Join(fs.Args(), " "))
+	}
+	for _, check := range checks {
+		if problem := check(); problem != "" {
+			return usageError(stderr, fs.Name(), problem)
+		}
 	}
 	return nil
+}
+
+// Mode checks a --mode flag as the Python samples do.
+func Mode(mode *string, allowed ...string) func() string {
+	return func() string {
+		if slices.Contains(allowed, *mode) {
+			return ""
+		}
+		return fmt.Sprintf("Unknown --mode option %s. Must be one of %v", *mode, allowed)
+	}
 }
 
 // Check applies the samples' checks to the connection flags (with the
@@ -145,12 +162,11 @@ func (c *Connection) Check() string {
 	return ""
 }
 
-// UsageError prints "<prog>: error: <message>" as argparse does and returns
+// usageError prints "<prog>: error: <problem>" as argparse does and returns
 // an error wrapping ErrUsage.
-func UsageError(stderr io.Writer, prog, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintf(stderr, "%s: error: %s\n", prog, msg)
-	return fmt.Errorf("%w: %s", ErrUsage, msg)
+func usageError(stderr io.Writer, prog, problem string) error {
+	fmt.Fprintf(stderr, "%s: error: %s\n", prog, problem)
+	return fmt.Errorf("%w: %s", ErrUsage, problem)
 }
 
 // StartEmbedded starts the embedded broker for a sample whose device

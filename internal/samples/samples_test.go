@@ -75,9 +75,15 @@ func TestParseErrors(t *testing.T) {
 	require.Contains(t, help.String(), "your AWS IoT custom endpoint")
 
 	var stderr bytes.Buffer
-	err = UsageError(&stderr, "prog", "bad %d", 7)
+	mode := "sideways"
+	fs = flag.NewFlagSet("prog", flag.ContinueOnError)
+	checked := false
+	err = Parse(fs, nil, &stderr, "prog", Mode(&mode, "up", "down"), func() string { checked = true; return "" })
 	require.ErrorIs(t, err, ErrUsage)
-	require.Equal(t, "prog: error: bad 7\n", stderr.String(), "as argparse prints it")
+	require.Equal(t, "prog: error: Unknown --mode option sideways. Must be one of [up down]\n", stderr.String(), "as argparse prints it")
+	require.False(t, checked, "the first problem stops the checks")
+	mode = "up"
+	require.NoError(t, Parse(flag.NewFlagSet("prog", flag.ContinueOnError), nil, &stderr, "prog", Mode(&mode, "up", "down")))
 }
 
 func TestConfigureForAnEndpoint(t *testing.T) {
