@@ -105,7 +105,7 @@ func (s *sample) connect(ctx context.Context, clientID string) (*shadow.Handler,
 	// time-sensitive shadow requests, draining at 10 Hz.
 	cfg.ConfigureOfflinePublishQueueing(client.QueueDisabled, client.DropNewest)
 	cfg.ConfigureDrainingFrequency(10 * float64(time.Second) / float64(iv))
-	cfg.Logger = s.log
+	cfg.Logger = s.log.With("clientId", clientID)
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, err
