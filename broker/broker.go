@@ -67,6 +67,7 @@ type Broker struct {
 	wsSecrets map[string]string
 	nextSub   atomic.Int64
 	pub       *publisher
+	shadow    *shadowService // the Device Shadow service; nil WithoutShadow
 }
 
 // StartTLS starts a broker with its mutual-TLS listener (and the others its
@@ -94,6 +95,9 @@ func StartTLS(opts ...Option) (*Broker, error) {
 	}
 	if cfg.memory {
 		b.net = memnet.New()
+	}
+	if !cfg.noShadow {
+		b.shadow = newShadowService(b, cfg.shadow)
 	}
 	for _, h := range cfg.hosts {
 		if net.ParseIP(h) == nil {
@@ -214,6 +218,9 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 		ch.profile = newProfileHook(p, srv, d, newConnectLimiter(p.scaled(p.ConnectInterval)),
 			newLifecycle(p.LifecycleEvents, srv, b.clientAddr, p.scaled(p.SessionExpiry)), rh.refused)
 		hooks = append(hooks, ch.profile)
+	}
+	if b.shadow != nil {
+		hooks = append(hooks, &shadowHook{svc: b.shadow})
 	}
 	for _, h := range hooks {
 		if err := srv.AddHook(h, nil); err != nil {
@@ -481,6 +488,7 @@ func (b *Broker) Close() error {
 	for _, l := range b.listeners {
 		l.Proxy.Close()
 	}
+	b.shadow.close()
 	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {

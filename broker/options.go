@@ -23,7 +23,9 @@ type config struct {
 	skipMessages bool
 	eventLimit   int
 	memory       bool
-	profile      *Profile // nil: plain MQTT
+	profile      *Profile      // nil: plain MQTT
+	shadow       ShadowOptions // the Device Shadow service (shadow_options.go)
+	noShadow     bool
 }
 
 // Option configures a Broker.
