@@ -23,6 +23,7 @@ type options struct {
 	websocket                   bool
 	clientID, topic, mode       string
 	message                     string
+	region                      string // SigV4 region for -w when the endpoint's name has none
 
 	// Go sample only.
 	count    int
@@ -55,11 +56,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	str(&o.topic, "t", "topic", "sdk/test/Python", "targeted topic")
 	str(&o.mode, "m", "mode", "both", "operation modes: "+strings.Join(allowedActions, ", "))
 	str(&o.message, "M", "message", "Hello World!", "message to publish")
+	fs.StringVar(&o.region, "region", "", "with -w: the AWS region to sign for (default: from an AWS endpoint's name; needed for others, such as iotbroker on localhost)")
 	fs.IntVar(&o.count, "count", 0, "stop after this many messages (0: run until Ctrl-C)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
 	fs.DurationVar(&o.interval, "interval", time.Second, "time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]")
+		fmt.Fprintln(stderr, "usage: basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, usageError(stderr, "--count must not be negative")
 	case o.interval <= 0:
 		return nil, usageError(stderr, "--interval must be positive")
+	case o.region != "" && !o.websocket:
+		return nil, usageError(stderr, "--region is for -w/--websocket (SigV4 signing)")
 	case o.faults && o.endpoint != "":
 		return nil, usageError(stderr, "--faults needs the embedded broker (no -e/--endpoint)")
 	}

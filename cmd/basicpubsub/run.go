@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Region = "us-east-1" // the embedded broker's name says no region
 		cfg.ConfigureSocketFactory(dial)
 	}
+	if o.region != "" {
+		cfg.Region = o.region
+	}
 	cfg.ConfigureEndpoint(host, port)
 	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
 	// AWSIoTMQTTClient connection configuration
