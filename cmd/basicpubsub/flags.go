@@ -1,18 +1,15 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
-)
 
-// errUsage marks a command-line error (exit code 2, as the Python sample's
-// argparse).
-var errUsage = errors.New("usage error")
+	"github.com/iotmqtt/iotmqtt/internal/cli"
+)
 
 var allowedActions = []string{"both", "publish", "subscribe"}
 
@@ -64,14 +61,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, "usage: basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usageError(stderr, "unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := cli.Parse(fs, args, stderr); err != nil {
+		return nil, err
 	}
 	switch {
 	case o.websocket && o.cert != "" && o.key != "":
@@ -105,7 +96,5 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 func usageError(stderr io.Writer, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintln(stderr, "basicpubsub: error:", msg)
-	return fmt.Errorf("%w: %s", errUsage, msg)
+	return cli.UsageError(stderr, "basicpubsub", format, args...)
 }

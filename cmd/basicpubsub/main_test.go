@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/cli"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func TestFlagErrors(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, errUsage, "exit code 2")
+			require.ErrorIs(t, err, cli.ErrUsage, "exit code 2")
 			require.Contains(t, err.Error()+stderr.String(), tt.want)
 		})
 	}
@@ -122,7 +123,7 @@ func TestInterruptDisconnectsCleanly(t *testing.T) {
 func TestWrongEndpointIsAClearError(t *testing.T) {
 	err := run(context.Background(), []string{"-e", "h", "-r", "/nonexistent/ca.pem", "-c", "c", "-k", "k"}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err)
-	require.False(t, errors.Is(err, errUsage))
+	require.False(t, errors.Is(err, cli.ErrUsage))
 	require.ErrorContains(t, err, "/nonexistent/ca.pem")
 }
 

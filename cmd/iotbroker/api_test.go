@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
@@ -401,4 +403,26 @@ func TestEventStreamIsServerSentEvents(t *testing.T) {
 	require.True(t, strings.HasPrefix(data, `data: {"seq":2,"at":"`), data)
 	require.Contains(t, data, `"kind":"FAULT"`)
 	require.Contains(t, data, `"on":false`)
+}
+
+// --host adds names to the server certificate, for SDKs that want an
+// AWS-looking endpoint, and iotbroker says how to map them here.
+func TestExtraHostNames(t *testing.T) {
+	t.Parallel()
+	const name = "abc123-ats.iot.us-east-1.amazonaws.com"
+	ib := startInProcess(t, "--host", name)
+	require.Equal(t, []string{"localhost", "127.0.0.1", name}, ib.info.Hosts)
+	require.Contains(t, ib.stderr.String(), "echo '127.0.0.1 "+name+"' | sudo tee -a /etc/hosts")
+
+	pool, device, err := certs.LoadDeviceFiles(certs.DeviceFiles{RootCA: ib.info.Kit.RootCA, Cert: ib.info.Kit.Things[0].Cert, PrivateKey: ib.info.Kit.Things[0].PrivateKey})
+	require.NoError(t, err)
+	for _, serverName := range []string{name, "localhost"} {
+		conn, err := tls.Dial("tcp", ib.info.Endpoints["mtls"].Addr, &tls.Config{
+			ServerName: serverName, RootCAs: pool, Certificates: []tls.Certificate{device.TLSCertificate()},
+		})
+		require.NoError(t, err, "the certificate covers %s", serverName)
+		conn.Close()
+	}
+	_, err = tls.Dial("tcp", ib.info.Endpoints["mtls"].Addr, &tls.Config{ServerName: "other.example", RootCAs: pool})
+	require.ErrorContains(t, err, "not other.example")
 }

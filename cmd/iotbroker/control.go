@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,32 +19,33 @@ type control struct {
 	started time.Time
 }
 
-// routes lists every endpoint (net/http's method and pattern routing).
+// routes lists every endpoint (net/http's method and pattern routing) and
+// the query parameters each takes.
 func (c *control) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", servePage)
 	mux.Handle("GET /static/", staticFiles())
-	mux.HandleFunc("GET /health", c.health)
-	mux.HandleFunc("GET /info", c.getInfo)
-	mux.HandleFunc("GET /clients", c.listClients)
-	mux.HandleFunc("POST /clients/{id}/cut", c.cutClient)
-	mux.HandleFunc("POST /clients/{id}/disconnect", c.disconnectClient)
-	mux.HandleFunc("POST /cut", c.cutAll)
-	mux.HandleFunc("POST /restart", c.restart)
-	mux.HandleFunc("GET /faults", c.listFaults)
-	mux.HandleFunc("PUT /faults/{kind}", c.switchFault)
-	mux.HandleFunc("DELETE /faults/{kind}", c.switchFault)
-	mux.HandleFunc("PUT /websocket/credentials", c.setWebSocketCredentials)
-	mux.HandleFunc("POST /publish", c.publish)
-	mux.HandleFunc("GET /events", c.events)
+	mux.Handle("GET /health", serve(c.health))
+	mux.Handle("GET /info", serve(c.getInfo))
+	mux.Handle("GET /clients", serve(c.listClients))
+	mux.Handle("POST /clients/{id}/cut", serve(c.cutClient, "mode"))
+	mux.Handle("POST /clients/{id}/disconnect", serve(c.disconnectClient))
+	mux.Handle("POST /cut", serve(c.cutAll, "mode"))
+	mux.Handle("POST /restart", serve(c.restart))
+	mux.Handle("GET /faults", serve(c.listFaults))
+	mux.Handle("PUT /faults/{kind}", respond(c.switchFault)) // its parameters depend on the fault
+	mux.Handle("DELETE /faults/{kind}", respond(c.switchFault))
+	mux.Handle("PUT /websocket/credentials", serve(c.setWebSocketCredentials))
+	mux.Handle("POST /publish", serve(c.publish, "topic", "qos", "retain"))
+	mux.Handle("GET /events", serve(c.events, append([]string{"after", "limit"}, filterParams...)...))
 	mux.HandleFunc("GET /events/stream", c.stream)
-	mux.HandleFunc("GET /things", c.listThings)
-	mux.HandleFunc("POST /things/{name}", c.issueThing)
+	mux.Handle("GET /things", serve(c.listThings))
+	mux.Handle("POST /things/{name}", serve(c.issueThing))
 	mux.Handle("/", elsewhere{mux})
 	return mux
 }
 
-// endpointList is what notFound offers instead.
+// endpointList is what a request for no endpoint is offered instead.
 const endpointList = "GET /health, GET /info, GET /clients, POST /clients/{id}/cut, POST /clients/{id}/disconnect, " +
 	"POST /cut, POST /restart, GET /faults, PUT|DELETE /faults/{kind}, PUT /websocket/credentials, POST /publish, " +
 	"GET /events, GET /events/stream, GET /things, POST /things/{name}, GET / (the live page)"
@@ -67,162 +65,92 @@ func (e elsewhere) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, http.StatusMethodNotAllowed, "%s %s: this path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", "))
+		writeFailure(w, fail(http.StatusMethodNotAllowed, "%s %s: this path takes %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 		return
 	}
-	writeError(w, http.StatusNotFound, "no endpoint %s %s; the endpoints are: %s", r.Method, r.URL.Path, endpointList)
+	writeFailure(w, fail(http.StatusNotFound, "no endpoint %s %s; the endpoints are: %s", r.Method, r.URL.Path, endpointList))
 }
 
-// writeJSON answers with v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may be gone; nothing else to do
-}
-
-// writeError answers with {"error": message}.
-func writeError(w http.ResponseWriter, status int, format string, args ...any) {
-	writeJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
-}
-
-// params returns the request's query parameters, or answers 400 naming
-// one it does not take.
-func params(w http.ResponseWriter, r *http.Request, allowed ...string) (url.Values, bool) {
-	q := r.URL.Query()
-	for k := range q {
-		if !slices.Contains(allowed, k) {
-			if len(allowed) == 0 {
-				writeError(w, http.StatusBadRequest, "unknown parameter %q: %s %s takes none", k, r.Method, r.URL.Path)
-			} else {
-				writeError(w, http.StatusBadRequest, "unknown parameter %q: %s %s takes %s", k, r.Method, r.URL.Path, strings.Join(allowed, ", "))
-			}
-			return nil, false
-		}
-	}
-	return q, true
-}
-
-func (c *control) health(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
+func (c *control) health(*http.Request, url.Values) (any, error) {
+	return map[string]any{
 		"status": "ok", "now": formatTime(time.Now()), "started": formatTime(c.started), "uptime": time.Since(c.started).Round(time.Millisecond).String(),
 		"latest_event": c.b.Events.Seq(), "clients": len(c.clients.list(c.b.Mochi())),
-	})
+	}, nil
 }
 
-func (c *control) getInfo(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, c.info())
-}
+func (c *control) getInfo(*http.Request, url.Values) (any, error) { return c.info(), nil }
 
-func (c *control) listClients(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, c.clients.list(c.b.Mochi()))
+func (c *control) listClients(*http.Request, url.Values) (any, error) {
+	return c.clients.list(c.b.Mochi()), nil
 }
 
 // cutMode reads ?mode=fin|rst (default fin).
-func cutMode(w http.ResponseWriter, q url.Values) (broker.CutMode, bool) {
-	switch m := strings.ToLower(q.Get("mode")); m {
+func cutMode(q url.Values) (broker.CutMode, error) {
+	switch strings.ToLower(q.Get("mode")) {
 	case "", "fin":
-		return broker.FIN, true
+		return broker.FIN, nil
 	case "rst":
-		return broker.RST, true
-	default:
-		writeError(w, http.StatusBadRequest, "mode %q: give fin (the client reads EOF) or rst (connection reset)", q.Get("mode"))
-		return 0, false
+		return broker.RST, nil
 	}
+	return 0, fail(http.StatusBadRequest, "mode %q: give fin (the client reads EOF) or rst (connection reset)", q.Get("mode"))
 }
 
-func (c *control) cutAll(w http.ResponseWriter, r *http.Request) {
-	q, ok := params(w, r, "mode")
-	if !ok {
-		return
+func (c *control) cutAll(_ *http.Request, q url.Values) (any, error) {
+	mode, err := cutMode(q)
+	if err != nil {
+		return nil, err
 	}
-	mode, ok := cutMode(w, q)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"cut": c.b.CutLinks(mode), "mode": mode.String()})
+	return map[string]any{"cut": c.b.CutLinks(mode), "mode": mode.String()}, nil
 }
 
-func (c *control) cutClient(w http.ResponseWriter, r *http.Request) {
-	q, ok := params(w, r, "mode")
-	if !ok {
-		return
-	}
-	mode, ok := cutMode(w, q)
-	if !ok {
-		return
+func (c *control) cutClient(r *http.Request, q url.Values) (any, error) {
+	mode, err := cutMode(q)
+	if err != nil {
+		return nil, err
 	}
 	id := r.PathValue("id")
 	if err := c.b.CutClient(id, mode); err != nil {
-		writeError(w, http.StatusNotFound, "%v", err)
-		return
+		return nil, fail(http.StatusNotFound, "%v", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cut": id, "mode": mode.String()})
+	return map[string]any{"cut": id, "mode": mode.String()}, nil
 }
 
-func (c *control) disconnectClient(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
+func (c *control) disconnectClient(r *http.Request, _ url.Values) (any, error) {
 	id := r.PathValue("id")
 	if err := c.b.DisconnectClient(id); err != nil {
-		writeError(w, http.StatusNotFound, "%v", err)
-		return
+		return nil, fail(http.StatusNotFound, "%v", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"disconnected": id})
+	return map[string]any{"disconnected": id}, nil
 }
 
-func (c *control) restart(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
+func (c *control) restart(*http.Request, url.Values) (any, error) {
 	if err := c.b.Restart(); err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"restarted": true})
+	return map[string]any{"restarted": true}, nil
 }
 
-func (c *control) listThings(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"root_ca": c.kit.rootCA(), "things": c.kit.list()})
+func (c *control) listThings(*http.Request, url.Values) (any, error) {
+	return map[string]any{"root_ca": c.kit.rootCA(), "things": c.kit.list()}, nil
 }
 
-func (c *control) issueThing(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
+func (c *control) issueThing(r *http.Request, _ url.Values) (any, error) {
 	name := r.PathValue("name")
 	if !thingName.MatchString(name) {
-		writeError(w, http.StatusBadRequest, "thing name %q: a thing name is 1-128 letters, digits, ':', '_' or '-'", name)
-		return
+		return nil, fail(http.StatusBadRequest, "thing name %q: a thing name is 1-128 letters, digits, ':', '_' or '-'", name)
 	}
 	t, reason, err := c.kit.issue(name)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	status := http.StatusCreated
-	if t.Reused {
-		status = http.StatusOK
+		return nil, err
 	}
 	out := map[string]any{"root_ca": c.kit.rootCA(), "thing": t}
 	if reason != "" {
 		out["replaced"] = reason
 	}
-	writeJSON(w, status, out)
+	if t.Reused {
+		return out, nil
+	}
+	return withStatus{http.StatusCreated, out}, nil
 }
 
 // requestTimeout bounds what a request waits for in the broker.

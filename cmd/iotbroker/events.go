@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,61 +23,53 @@ const (
 var filterParams = []string{"kind", "client", "topic", "fault"}
 
 // eventMatch reads ?after=N and the filters.
-func eventMatch(w http.ResponseWriter, q url.Values) (broker.Match, bool) {
+func eventMatch(q url.Values) (broker.Match, error) {
 	var m broker.Match
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "after %q: give the sequence number of the last event seen (0 for all)", s)
-			return m, false
+			return m, fail(http.StatusBadRequest, "after %q: give the sequence number of the last event seen (0 for all)", s)
 		}
 		m.After = n
 	}
 	if s := q.Get("kind"); s != "" {
 		if err := m.Kind.UnmarshalText([]byte(s)); err != nil {
-			writeError(w, http.StatusBadRequest, "kind: %v", err)
-			return m, false
+			return m, fail(http.StatusBadRequest, "kind: %v", err)
 		}
 	}
 	m.ClientID, m.Topic, m.Fault = q.Get("client"), q.Get("topic"), broker.FaultKind(q.Get("fault"))
-	return m, true
+	return m, nil
 }
 
-// afterSeen answers 400 if after is beyond the latest event: a sequence
-// number from an iotbroker that has since restarted.
-func afterSeen(w http.ResponseWriter, after, latest uint64) bool {
+// afterSeen fails with 400 if after is beyond the latest event: a
+// sequence number from an iotbroker that has since restarted.
+func afterSeen(after, latest uint64) error {
 	if after > latest {
-		writeError(w, http.StatusBadRequest, "after=%d is beyond the latest event, %d (did iotbroker restart? start again from 0)", after, latest)
-		return false
+		return fail(http.StatusBadRequest, "after=%d is beyond the latest event, %d (did iotbroker restart? start again from 0)", after, latest)
 	}
-	return true
+	return nil
 }
 
 // events is GET /events?after=N&limit=L[&kind=K&client=C&topic=T&fault=F]:
 // a page of the events after N. Its "next" is the after of the next page;
 // "discarded" counts the oldest events the recorder no longer keeps.
-func (c *control) events(w http.ResponseWriter, r *http.Request) {
-	q, ok := params(w, r, append([]string{"after", "limit"}, filterParams...)...)
-	if !ok {
-		return
-	}
-	m, ok := eventMatch(w, q)
-	if !ok {
-		return
+func (c *control) events(_ *http.Request, q url.Values) (any, error) {
+	m, err := eventMatch(q)
+	if err != nil {
+		return nil, err
 	}
 	limit := defaultPage
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPage {
-			writeError(w, http.StatusBadRequest, "limit %q: give a number from 1 to %d", s, maxPage)
-			return
+			return nil, fail(http.StatusBadRequest, "limit %q: give a number from 1 to %d", s, maxPage)
 		}
 		limit = n
 	}
 	rec := c.b.Events
 	latest := rec.Seq()
-	if !afterSeen(w, m.After, latest) {
-		return
+	if err := afterSeen(m.After, latest); err != nil {
+		return nil, err
 	}
 	m.Where = func(e broker.Event) bool { return e.Seq <= latest }
 	evs := rec.Events(m)
@@ -89,7 +82,7 @@ func (c *control) events(w http.ResponseWriter, r *http.Request) {
 	for i, e := range evs {
 		out[i] = toJSON(e)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out, "next": next, "latest": latest, "discarded": rec.Discarded()})
+	return map[string]any{"events": out, "next": next, "latest": latest, "discarded": rec.Discarded()}, nil
 }
 
 // streamHeartbeat is how often an idle stream sends a comment, so proxies
@@ -101,45 +94,12 @@ const streamHeartbeat = 15 * time.Second
 // the event) or one JSON object per line. An EventSource's Last-Event-ID
 // resumes where it left off.
 func (c *control) stream(w http.ResponseWriter, r *http.Request) {
-	q, ok := params(w, r, append([]string{"after", "format"}, filterParams...)...)
-	if !ok {
+	m, out, err := c.streamRequest(w, r)
+	if err != nil {
+		writeFailure(w, err)
 		return
 	}
-	m, ok := eventMatch(w, q)
-	if !ok {
-		return
-	}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "Last-Event-ID %q: not a sequence number", id)
-			return
-		}
-		// Beyond the latest event, the id is from before iotbroker
-		// restarted: everything is new.
-		if m.After = n; n > c.b.Events.Seq() {
-			m.After = 0
-		}
-	} else if !afterSeen(w, m.After, c.b.Events.Seq()) {
-		return
-	}
-	var out streamWriter
-	switch f := q.Get("format"); f {
-	case "", "sse":
-		out = sseWriter{w}
-		w.Header().Set("Content-Type", "text/event-stream")
-	case "ndjson":
-		out = ndjsonWriter{w}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-	default:
-		writeError(w, http.StatusBadRequest, "format %q: give sse (the default) or ndjson", f)
-		return
-	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "this connection cannot stream")
-		return
-	}
+	flusher := w.(http.Flusher) // streamRequest checked
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
@@ -170,6 +130,45 @@ func (c *control) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		flusher.Flush()
+	}
+}
+
+// streamRequest reads what a stream request asks for: the events to
+// follow, and the form to write them in.
+func (c *control) streamRequest(w http.ResponseWriter, r *http.Request) (broker.Match, streamWriter, error) {
+	q := r.URL.Query()
+	if err := checkParams(r, q, append([]string{"after", "format"}, filterParams...)); err != nil {
+		return broker.Match{}, nil, err
+	}
+	m, err := eventMatch(q)
+	if err != nil {
+		return m, nil, err
+	}
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			return m, nil, fail(http.StatusBadRequest, "Last-Event-ID %q: not a sequence number", id)
+		}
+		// Beyond the latest event, the id is from before iotbroker
+		// restarted: everything is new.
+		if m.After = n; n > c.b.Events.Seq() {
+			m.After = 0
+		}
+	} else if err := afterSeen(m.After, c.b.Events.Seq()); err != nil {
+		return m, nil, err
+	}
+	if _, ok := w.(http.Flusher); !ok {
+		return m, nil, errors.New("this connection cannot stream")
+	}
+	switch f := q.Get("format"); f {
+	case "", "sse":
+		w.Header().Set("Content-Type", "text/event-stream")
+		return m, sseWriter{w}, nil
+	case "ndjson":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		return m, ndjsonWriter{w}, nil
+	default:
+		return m, nil, fail(http.StatusBadRequest, "format %q: give sse (the default) or ndjson", f)
 	}
 }
 

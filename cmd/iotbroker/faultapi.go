@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,12 +30,7 @@ func (c *control) faultsOn() []faultJSON {
 	return out
 }
 
-func (c *control) listFaults(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, c.faultsOn())
-}
+func (c *control) listFaults(*http.Request, url.Values) (any, error) { return c.faultsOn(), nil }
 
 // switchNames lists the switches for error messages.
 func switchNames() string {
@@ -47,53 +43,52 @@ func switchNames() string {
 
 // switchFault is PUT /faults/{kind} (on) and DELETE /faults/{kind} (off).
 // reject-connect takes ?code=1..5 when switched on; refuse-subscription
-// takes ?filter=F both ways.
-func (c *control) switchFault(w http.ResponseWriter, r *http.Request) {
+// takes ?filter=F both ways; the others take nothing.
+func (c *control) switchFault(r *http.Request, q url.Values) (any, error) {
 	on := r.Method == http.MethodPut
-	kind := broker.FaultKind(r.PathValue("kind"))
-	if !slices.Contains(switchKinds, kind) {
-		writeError(w, http.StatusNotFound, "no fault %q to switch on or off; the switches are %s "+
-			"(cuts, disconnects and restarts are actions: POST /cut, POST /clients/{id}/cut, POST /clients/{id}/disconnect, POST /restart)", kind, switchNames())
-		return
-	}
-	f := broker.Fault{Kind: kind}
-	switch {
-	case kind == broker.FaultRejectConnect && on:
-		q, ok := params(w, r, "code")
-		if !ok {
-			return
-		}
-		code, err := strconv.ParseUint(q.Get("code"), 10, 8)
-		if err != nil || code < 1 || code > 5 {
-			writeError(w, http.StatusBadRequest, "reject-connect needs ?code=N, the CONNACK return code: 1 (protocol version), 2 (client id), 3 (server unavailable), 4 (user name or password), 5 (not authorized); got %q", q.Get("code"))
-			return
-		}
-		f = broker.RejectConnect(byte(code))
-	case kind == broker.FaultRejectConnect:
-		if _, ok := params(w, r); !ok {
-			return
-		}
-		f = broker.RejectConnect(5) // off clears it, whatever the code
-	case kind == broker.FaultRefuseSubscription:
-		q, ok := params(w, r, "filter")
-		if !ok {
-			return
-		}
-		if q.Get("filter") == "" {
-			writeError(w, http.StatusBadRequest, "refuse-subscription needs ?filter=F, the topic filter to refuse (URL-encoded: # is %%23, + is %%2B)")
-			return
-		}
-		f = broker.RefuseSubscription(q.Get("filter"))
-	default:
-		if _, ok := params(w, r); !ok {
-			return
-		}
+	f, err := faultFrom(r, q, on)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.b.SetFault(f, on); err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"fault": f.String(), "on": on, "faults": c.faultsOn()})
+	return map[string]any{"fault": f.String(), "on": on, "faults": c.faultsOn()}, nil
+}
+
+// faultFrom reads the switch a request names, and its parameter.
+func faultFrom(r *http.Request, q url.Values, on bool) (broker.Fault, error) {
+	kind := broker.FaultKind(r.PathValue("kind"))
+	if !slices.Contains(switchKinds, kind) {
+		return broker.Fault{}, fail(http.StatusNotFound, "no fault %q to switch on or off; the switches are %s "+
+			"(cuts, disconnects and restarts are actions: POST /cut, POST /clients/{id}/cut, POST /clients/{id}/disconnect, POST /restart)", kind, switchNames())
+	}
+	var takes []string
+	switch {
+	case kind == broker.FaultRefuseSubscription:
+		takes = []string{"filter"}
+	case kind == broker.FaultRejectConnect && on:
+		takes = []string{"code"}
+	}
+	if err := checkParams(r, q, takes); err != nil {
+		return broker.Fault{}, err
+	}
+	switch {
+	case kind == broker.FaultRejectConnect && on:
+		code, err := strconv.ParseUint(q.Get("code"), 10, 8)
+		if err != nil || code < 1 || code > 5 {
+			return broker.Fault{}, fail(http.StatusBadRequest, "reject-connect needs ?code=N, the CONNACK return code: 1 (protocol version), 2 (client id), 3 (server unavailable), 4 (user name or password), 5 (not authorized); got %q", q.Get("code"))
+		}
+		return broker.RejectConnect(byte(code)), nil
+	case kind == broker.FaultRejectConnect:
+		return broker.RejectConnect(5), nil // off clears it, whatever the code
+	case kind == broker.FaultRefuseSubscription:
+		if q.Get("filter") == "" {
+			return broker.Fault{}, fail(http.StatusBadRequest, "refuse-subscription needs ?filter=F, the topic filter to refuse (URL-encoded: # is %%23, + is %%2B)")
+		}
+		return broker.RefuseSubscription(q.Get("filter")), nil
+	}
+	return broker.Fault{Kind: kind}, nil
 }
 
 // maxCredentialsBody bounds the body of PUT /websocket/credentials.
@@ -102,21 +97,16 @@ const maxCredentialsBody = 64 << 10
 // setWebSocketCredentials replaces the SigV4 credentials the WebSocket
 // listener accepts with the body, {"ACCESS_KEY_ID": "SECRET", ...}; {}
 // refuses every signature.
-func (c *control) setWebSocketCredentials(w http.ResponseWriter, r *http.Request) {
-	if _, ok := params(w, r); !ok {
-		return
-	}
+func (c *control) setWebSocketCredentials(r *http.Request, _ url.Values) (any, error) {
 	if c.b.WebSocket() == nil {
-		writeError(w, http.StatusConflict, "no WebSocket listener: start iotbroker with --wss ADDR")
-		return
+		return nil, fail(http.StatusConflict, "no WebSocket listener: start iotbroker with --wss ADDR")
 	}
-	creds, err := readCredentials(http.MaxBytesReader(w, r.Body, maxCredentialsBody))
+	creds, err := readCredentials(io.LimitReader(r.Body, maxCredentialsBody))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "body: %v", err)
-		return
+		return nil, fail(http.StatusBadRequest, "body: %v", err)
 	}
 	c.b.SetWebSocketCredentials(creds)
-	writeJSON(w, http.StatusOK, map[string]any{"access_key_ids": len(creds)})
+	return map[string]any{"access_key_ids": len(creds)}, nil
 }
 
 // readCredentials decodes {"ACCESS_KEY_ID": "SECRET", ...}.

@@ -11,10 +11,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-)
 
-// errUsage marks a command-line error (exit code 2).
-var errUsage = errors.New("usage error")
+	"github.com/iotmqtt/iotmqtt/internal/cli"
+)
 
 // Defaults: AWS IoT's mutual-TLS port on loopback, the control API beside
 // it, the kit in the working directory.
@@ -87,14 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, "usage: iotbroker [--dir DIR] [--thing NAME,...] [--host NAME,...] [--mtls ADDR] [--alpn ADDR] [--wss ADDR] [--tcp ADDR] [--control ADDR] [-v]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usageError(stderr, "unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	if err := cli.Parse(fs, args, stderr); err != nil {
+		return nil, err
 	}
 	if len(o.things) == 0 {
 		o.things = []string{defaultThing}
@@ -178,7 +171,5 @@ func isLoopback(addr string) bool {
 }
 
 func usageError(stderr io.Writer, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintln(stderr, "iotbroker: error:", msg)
-	return fmt.Errorf("%w: %s", errUsage, msg)
+	return cli.UsageError(stderr, "iotbroker", format, args...)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/internal/cli"
 )
 
 func TestFlagErrorsNameTheProblem(t *testing.T) {
@@ -39,7 +41,7 @@ func TestFlagErrorsNameTheProblem(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, errUsage, "exit code 2")
+			require.ErrorIs(t, err, cli.ErrUsage, "exit code 2")
 			require.Contains(t, err.Error()+stderr.String(), tt.want)
 		})
 	}

@@ -138,7 +138,9 @@ func TestJavaScriptDeviceSDK(t *testing.T) {
 	first := ib.waitEvent(t, cut.Seq, "kind=ACCEPT", nil)
 	second := ib.waitEvent(t, first.Seq, "kind=ACCEPT", nil)
 	t.Logf("attempts %v and %v after the cut", at(t, first).Sub(at(t, cut)), at(t, second).Sub(at(t, cut)))
-	require.Greater(t, at(t, second).Sub(at(t, first)), 500*time.Millisecond, "attempts are spaced by the back-off, not back to back")
+	// The SDK waits baseReconnectTimeMs (1 s), then twice that.
+	require.InDelta(t, time.Second, at(t, first).Sub(at(t, cut)), float64(400*time.Millisecond), "first wait")
+	require.InDelta(t, 2*time.Second, at(t, second).Sub(at(t, first)), float64(500*time.Millisecond), "second wait")
 	ib.mustDo(t, "DELETE", "/faults/hang-up", "", nil)
 
 	connack := ib.waitEvent(t, second.Seq, "kind=CONNACK&client=js-device", nil)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -109,10 +110,5 @@ func (k *kit) verify(cert *x509.Certificate) error {
 func (k *kit) list() []thing {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	names := slices.Sorted(maps.Keys(k.things))
-	out := make([]thing, len(names))
-	for i, n := range names {
-		out[i] = k.things[n]
-	}
-	return out
+	return slices.SortedFunc(maps.Values(k.things), func(a, b thing) int { return cmp.Compare(a.Name, b.Name) })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -16,15 +17,10 @@ const maxPayload = 128 << 10
 
 // publish is POST /publish?topic=T&qos=0|1&retain=true|false with the
 // payload as the body: a message from the broker itself.
-func (c *control) publish(w http.ResponseWriter, r *http.Request) {
-	q, ok := params(w, r, "topic", "qos", "retain")
-	if !ok {
-		return
-	}
+func (c *control) publish(r *http.Request, q url.Values) (any, error) {
 	topic := q.Get("topic")
 	if msg := topicProblem(topic); msg != "" {
-		writeError(w, http.StatusBadRequest, "topic %q: %s", topic, msg)
-		return
+		return nil, fail(http.StatusBadRequest, "topic %q: %s", topic, msg)
 	}
 	qos := byte(0)
 	switch q.Get("qos") {
@@ -32,41 +28,34 @@ func (c *control) publish(w http.ResponseWriter, r *http.Request) {
 	case "1":
 		qos = 1
 	default:
-		writeError(w, http.StatusBadRequest, "qos %q: give 0 or 1 (AWS IoT Core has no QoS 2)", q.Get("qos"))
-		return
+		return nil, fail(http.StatusBadRequest, "qos %q: give 0 or 1 (AWS IoT Core has no QoS 2)", q.Get("qos"))
 	}
 	retain := false
 	if s := q.Get("retain"); s != "" {
 		var err error
 		if retain, err = strconv.ParseBool(s); err != nil {
-			writeError(w, http.StatusBadRequest, "retain %q: give true or false", s)
-			return
+			return nil, fail(http.StatusBadRequest, "retain %q: give true or false", s)
 		}
 	}
-	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "payload larger than %d bytes (AWS IoT Core's limit)", maxPayload)
-			return
-		}
-		writeError(w, http.StatusBadRequest, "payload: %v", err)
-		return
+	payload, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	switch {
+	case err != nil:
+		return nil, fail(http.StatusBadRequest, "payload: %v", err)
+	case len(payload) > maxPayload:
+		return nil, fail(http.StatusRequestEntityTooLarge, "payload larger than %d bytes (AWS IoT Core's limit)", maxPayload)
 	}
 	ctx, cancel := withTimeout(r.Context())
 	defer cancel()
 	out := map[string]any{"topic": topic, "qos": qos, "retain": retain, "bytes": len(payload)}
 	switch err := c.b.Publish(ctx, topic, payload, qos, retain); {
 	case errors.Is(err, broker.ErrPublishBlocked):
-		writeError(w, http.StatusGatewayTimeout, "%v (the message is still published once the stuck subscriber's write gets through or its link closes)", err)
-		return
+		return nil, fail(http.StatusGatewayTimeout, "%v (the message is still published once the stuck subscriber's write gets through or its link closes)", err)
 	case errors.Is(err, broker.ErrDropped):
 		out["dropped"] = err.Error() // delivered to the others; the DROPPED events say more
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // topicProblem says what is wrong with a topic to publish to, if anything.
