@@ -6,7 +6,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 ARGS        ?=
 
-.PHONY: all test lint fmt vet run broker js-deps bench test-realtime test-mosquitto tidy
+.PHONY: all test lint fmt vet run shadow broker js-deps bench test-realtime test-mosquitto tidy
 
 all: lint test
 
@@ -40,6 +40,13 @@ test-mosquitto:
 RUN_ARGS = $(if $(ARGS),$(ARGS),--faults --count 20)
 run:
 	$(GO) run ./cmd/basicpubsub $(RUN_ARGS)
+
+## shadow: the basicShadow samples (updater and delta listener) on the embedded broker's Device
+## Shadow service, 10 updates (ARGS="-m listener" runs the listener alone until Ctrl-C;
+## ARGS="-e HOST -r CA -c CERT -k KEY -n THING" talks to AWS IoT Core).
+SHADOW_ARGS = $(if $(ARGS),$(ARGS),--count 10)
+shadow:
+	$(GO) run ./cmd/basicshadow $(SHADOW_ARGS)
 
 ## broker: iotbroker, the harness as a local AWS IoT endpoint for any SDK: mutual TLS on
 ## 127.0.0.1:8883, the device kit in ./iotbroker-kit, the control API and live page on

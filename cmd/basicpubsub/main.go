@@ -14,6 +14,6 @@
 //	    -r AmazonRootCA1.pem -c device.pem.crt -k device.pem.key
 package main
 
-import "github.com/iotmqtt/iotmqtt/internal/cli"
+import "github.com/iotmqtt/iotmqtt/internal/samples"
 
-func main() { cli.Main("basicpubsub", run) }
+func main() { samples.Main("basicpubsub", run) }

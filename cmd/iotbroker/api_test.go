@@ -50,7 +50,7 @@ func TestHealthInfoAndClients(t *testing.T) {
 
 func TestCutAndDisconnectAClient(t *testing.T) {
 	t.Parallel()
-	ib := startInProcess(t)
+	ib := startInProcess(t, quickReconnects...)
 	th := ib.info.Kit.Things[0]
 	device := ib.device(t, "cut-me", th)
 
@@ -80,7 +80,7 @@ func TestCutAndDisconnectAClient(t *testing.T) {
 
 func TestCutAllAndRestart(t *testing.T) {
 	t.Parallel()
-	ib := startInProcess(t)
+	ib := startInProcess(t, quickReconnects...)
 	th := ib.info.Kit.Things[0]
 	ib.device(t, "one", th)
 	ib.device(t, "two", th)
@@ -240,7 +240,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"POST", "/publish?topic=a&qos=2", "x", 400, `qos "2": give 0 or 1 (AWS IoT Core has no QoS 2)`},
 		{"POST", "/publish?topic=a&retain=maybe", "x", 400, `retain "maybe"`},
 		{"POST", "/publish?topic=a&qso=1", "x", 400, `unknown parameter "qso": POST /publish takes topic, qos, retain`},
-		{"POST", "/publish?topic=a", big, 413, "payload larger than 131072 bytes"},
+		{"POST", "/publish?topic=a", big, 413, "body larger than 131072 bytes (AWS IoT Core's payload limit)"},
 		{"PUT", "/websocket/credentials", "{}", 409, "no WebSocket listener: start iotbroker with --wss"},
 		{"GET", "/events?after=x", "", 400, `after "x"`},
 		{"GET", "/events?after=999999", "", 400, "beyond the latest event"},

@@ -41,6 +41,9 @@ func (c *control) routes() *http.ServeMux {
 	mux.HandleFunc("GET /events/stream", c.stream)
 	mux.Handle("GET /things", serve(c.listThings))
 	mux.Handle("POST /things/{name}", serve(c.issueThing))
+	mux.Handle("GET /things/{thing}/shadow", serve(c.getShadow, "name"))
+	mux.Handle("POST /things/{thing}/shadow", serve(c.updateShadow, "name"))
+	mux.Handle("DELETE /things/{thing}/shadow", serve(c.deleteShadow, "name"))
 	mux.Handle("/", elsewhere{mux})
 	return mux
 }
@@ -48,7 +51,7 @@ func (c *control) routes() *http.ServeMux {
 // endpointList is what a request for no endpoint is offered instead.
 const endpointList = "GET /health, GET /info, GET /clients, POST /clients/{id}/cut, POST /clients/{id}/disconnect, " +
 	"POST /cut, POST /restart, GET /faults, PUT|DELETE /faults/{kind}, PUT /websocket/credentials, POST /publish, " +
-	"GET /events, GET /events/stream, GET /things, POST /things/{name}, GET / (the live page)"
+	"GET /events, GET /events/stream, GET /things, POST /things/{name}, GET|POST|DELETE /things/{thing}/shadow, GET / (the live page)"
 
 // elsewhere answers a request no endpoint took: 405 naming the methods
 // the path takes, or 404 listing the endpoints.

@@ -49,12 +49,18 @@ type eventJSON struct {
 
 	HTTPStatus int `json:"http_status,omitempty"`
 
+	Thing      string `json:"thing,omitempty"`
+	ShadowName string `json:"shadow_name,omitempty"`
+	ShadowOp   string `json:"shadow_op,omitempty"`
+
 	Fault  string `json:"fault,omitempty"`
 	On     *bool  `json:"on,omitempty"`
 	Filter string `json:"filter,omitempty"`
 
 	Cause  string `json:"cause,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Reason is AWS IoT Core's disconnectReason for a DISCONNECT.
+	Reason string `json:"reason,omitempty"`
 }
 
 // filterJSON is one topic filter of a SUBSCRIBE or UNSUBSCRIBE.
@@ -77,8 +83,8 @@ func toJSON(e broker.Event) eventJSON {
 		ClientID: e.ClientID, Remote: e.Remote, Listener: e.Listener,
 		Username: e.Username, ServerName: e.ServerName, ALPN: e.ALPN, PeerCN: e.PeerCN,
 		Topic: e.Topic, Dup: e.Dup, Retain: e.Retain, PacketID: e.PacketID,
-		HTTPStatus: e.HTTPStatus, Fault: string(e.Fault), Filter: e.Filter,
-		Cause: e.Cause, Detail: e.Detail,
+		HTTPStatus: e.HTTPStatus, Thing: e.Thing, ShadowName: e.ShadowName, ShadowOp: e.ShadowOp,
+		Fault: string(e.Fault), Filter: e.Filter, Cause: e.Cause, Detail: e.Detail, Reason: e.Reason,
 	}
 	for _, rc := range e.ReturnCodes {
 		j.ReturnCodes = append(j.ReturnCodes, int(rc))
@@ -94,6 +100,8 @@ func toJSON(e broker.Event) eventJSON {
 	case broker.KindPublish, broker.KindDeliver, broker.KindDropped:
 		j.QoS = &e.QoS
 		j.setPayload(e.Payload)
+	case broker.KindShadow:
+		j.setPayload(e.Payload) // the answer document
 	case broker.KindFault:
 		if slices.Contains(switchKinds, e.Fault) {
 			j.On = &e.On

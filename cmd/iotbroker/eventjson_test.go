@@ -43,6 +43,12 @@ func TestEventJSON(t *testing.T) {
 			`{"seq":10,"at":"2026-12-01T09:00:01.500000000Z","kind":"SUBSCRIBE","filters":[{"filter":"a/#","qos":0}]}`},
 		{"disconnect with its cause", broker.Event{Seq: 11, At: at, Kind: broker.KindDisconnect, ClientID: "c", Cause: "EOF"},
 			`{"seq":11,"at":"2026-12-01T09:00:01.500000000Z","kind":"DISCONNECT","client_id":"c","cause":"EOF"}`},
+		{"disconnect with AWS's reason", broker.Event{Seq: 13, At: at, Kind: broker.KindDisconnect, ClientID: "c", Cause: "a CONNECT with this client id came 10ms after the last one", Reason: "THROTTLED"},
+			`{"seq":13,"at":"2026-12-01T09:00:01.500000000Z","kind":"DISCONNECT","client_id":"c","cause":"a CONNECT with this client id came 10ms after the last one","reason":"THROTTLED"}`},
+		{"shadow request rejected", broker.Event{Seq: 14, At: at, Kind: broker.KindShadow, ClientID: "c", Topic: "$aws/things/t/shadow/name/s/get",
+			Thing: "t", ShadowName: "s", ShadowOp: "get", HTTPStatus: 404, Cause: "No shadow exists with name: 't~s'", Payload: []byte(`{"code":404}`)},
+			`{"seq":14,"at":"2026-12-01T09:00:01.500000000Z","kind":"SHADOW","client_id":"c","topic":"$aws/things/t/shadow/name/s/get","payload":"{\"code\":404}",
+			"http_status":404,"thing":"t","shadow_name":"s","shadow_op":"get","cause":"No shadow exists with name: 't~s'"}`},
 		{"upgrade refused", broker.Event{Seq: 12, At: at, Kind: broker.KindUpgrade, HTTPStatus: 403, Cause: "signature does not match"},
 			`{"seq":12,"at":"2026-12-01T09:00:01.500000000Z","kind":"UPGRADE","http_status":403,"cause":"signature does not match"}`},
 	}

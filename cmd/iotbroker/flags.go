@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/iotmqtt/iotmqtt/internal/cli"
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 // Defaults: AWS IoT's mutual-TLS port on loopback, the control API beside
@@ -34,6 +36,9 @@ type options struct {
 	things  []string
 	hosts   []string // extra names and addresses for the server certificate
 	profile string
+	shadow  bool // the Device Shadow service
+
+	connectInterval time.Duration // AWS's connect throttle per client id
 
 	mtls, alpn, wss, tcp string // listen addresses; "" leaves a listener off (mtls always runs)
 	control              string
@@ -68,11 +73,12 @@ func (l listFlag) Set(s string) error {
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("iotbroker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", defaultDir, "directory of the device kit (root-CA.crt, <thing>.cert.pem, <thing>.private.key); kept after exit, its CA reused")
 	fs.Var(listFlag{&o.things}, "thing", "thing names to issue device files for, comma-separated (default "+defaultThing+")")
 	fs.Var(listFlag{&o.hosts}, "host", "extra host names or addresses for the server certificate, comma-separated (e.g. abc123-ats.iot.us-east-1.amazonaws.com; map it to 127.0.0.1 in /etc/hosts)")
-	fs.StringVar(&o.profile, "profile", defaultProfile, "broker behaviour: "+strings.Join(profileNames(), ", "))
+	fs.StringVar(&o.profile, "profile", defaultProfile, "broker behaviour: aws (AWS IoT Core's limits and answers) or mqtt (a plain MQTT broker)")
+	fs.DurationVar(&o.connectInterval, "connect-interval", defaultConnectInterval, connectIntervalDoc)
+	fs.BoolVar(&o.shadow, "shadow", true, "the Device Shadow service on $aws/things/<thing>/shadow/... (--shadow=false: shadow topics are ordinary topics)")
 	fs.StringVar(&o.mtls, "mtls", defaultMTLS, "address of mutual-TLS MQTT (AWS IoT's 8883)")
 	fs.StringVar(&o.alpn, "alpn", "", "address of mutual TLS with ALPN x-amzn-mqtt-ca (AWS IoT's 443, e.g. 127.0.0.1:443); off if empty")
 	fs.StringVar(&o.wss, "wss", "", "address of MQTT over WebSocket with SigV4 on /mqtt (AWS IoT's 443, e.g. 127.0.0.1:8443); off if empty")
@@ -82,13 +88,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.wsSecret, "ws-secret-access-key", "", "its secret access key (default $AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&o.customAuth, "custom-auth-password", "", "with --alpn: also accept clients without a certificate that negotiate ALPN mqtt and send this MQTT password (AWS's custom authorizer)")
 	fs.BoolVar(&o.verbose, "v", false, "log every event on stderr (default: connections, disconnections and faults)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: iotbroker [--dir DIR] [--thing NAME,...] [--host NAME,...] [--mtls ADDR] [--alpn ADDR] [--wss ADDR] [--tcp ADDR] [--control ADDR] [-v]")
-		fs.PrintDefaults()
-	}
-	if err := cli.Parse(fs, args, stderr); err != nil {
+	err := samples.Parse(fs, args, stderr, "iotbroker [--dir DIR] [--thing NAME,...] [--host NAME,...] [--profile aws|mqtt] [--mtls ADDR] [--alpn ADDR] [--wss ADDR] [--tcp ADDR] [--control ADDR] [-v]",
+		o.complete)
+	if err != nil {
 		return nil, err
 	}
+	return o, nil
+}
+
+// complete fills in the defaults that depend on other flags and the
+// environment, then returns what is wrong with the options, or "".
+func (o *options) complete() string {
 	if len(o.things) == 0 {
 		o.things = []string{defaultThing}
 	}
@@ -97,9 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.wsSecret = cmp.Or(o.wsSecret, os.Getenv("AWS_SECRET_ACCESS_KEY"))
 	}
 	if err := o.check(); err != nil {
-		return nil, usageError(stderr, "%v", err)
+		return err.Error()
 	}
-	return o, nil
+	return ""
 }
 
 // check says what is wrong with the options, if anything.
@@ -117,8 +127,14 @@ func (o *options) check() error {
 			return fmt.Errorf("--host %q: give a bare host name or address, without scheme or port", h)
 		}
 	}
-	if _, ok := profiles[o.profile]; !ok {
+	if !slices.Contains(profileNames(), o.profile) {
 		return fmt.Errorf("--profile %q: the profiles are %s", o.profile, strings.Join(profileNames(), ", "))
+	}
+	if o.connectInterval < 0 {
+		return fmt.Errorf("--connect-interval %v must not be negative", o.connectInterval)
+	}
+	if o.connectInterval != defaultConnectInterval && o.profile != profileAWS {
+		return fmt.Errorf("--connect-interval is AWS IoT Core's connect throttle: it needs --profile %s", profileAWS)
 	}
 	seen := map[string]string{}
 	for _, a := range []struct{ flag, addr string }{{"--mtls", o.mtls}, {"--alpn", o.alpn}, {"--wss", o.wss}, {"--tcp", o.tcp}, {"--control", o.control}} {
@@ -168,8 +184,4 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func usageError(stderr io.Writer, format string, args ...any) error {
-	return cli.UsageError(stderr, "iotbroker", format, args...)
 }

@@ -6,10 +6,11 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/iotmqtt/iotmqtt/internal/cli"
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 func TestFlagErrorsNameTheProblem(t *testing.T) {
@@ -23,7 +24,9 @@ func TestFlagErrorsNameTheProblem(t *testing.T) {
 		{[]string{"--thing", "a/b"}, `--thing "a/b": a thing name is 1-128 letters`},
 		{[]string{"--host", "https://x.example"}, `--host "https://x.example": give a bare host name`},
 		{[]string{"--host", "x.example:8883"}, "without scheme or port"},
-		{[]string{"--profile", "aws"}, `--profile "aws": the profiles are mqtt`},
+		{[]string{"--profile", "greengrass"}, `--profile "greengrass": the profiles are aws, mqtt`},
+		{[]string{"--connect-interval", "-1s"}, "--connect-interval -1s must not be negative"},
+		{[]string{"--profile", "mqtt", "--connect-interval", "0s"}, "--connect-interval is AWS IoT Core's connect throttle: it needs --profile aws"},
 		{[]string{"--mtls", ""}, "--mtls must not be empty"},
 		{[]string{"--mtls", "8883"}, `--mtls "8883": not host:port`},
 		{[]string{"--tcp", "127.0.0.1:http"}, `--tcp "127.0.0.1:http": port "http" is not a number`},
@@ -41,7 +44,7 @@ func TestFlagErrorsNameTheProblem(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, cli.ErrUsage, "exit code 2")
+			require.ErrorIs(t, err, samples.ErrUsage, "exit code 2")
 			require.Contains(t, err.Error()+stderr.String(), tt.want)
 		})
 	}
@@ -54,7 +57,7 @@ func TestFlagDefaultsAndLists(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
 	o, err := parseFlags(nil, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, options{dir: defaultDir, things: []string{defaultThing}, profile: defaultProfile, mtls: defaultMTLS, control: defaultControl}, *o,
+	require.Equal(t, options{dir: defaultDir, things: []string{defaultThing}, profile: profileAWS, shadow: true, connectInterval: time.Second, mtls: defaultMTLS, control: defaultControl}, *o,
 		"loopback 8883, no other listener, no WebSocket credentials read without --wss")
 
 	o, err = parseFlags([]string{"--thing", "a,b", "--thing", "c", "--host", "x-ats.iot.eu-west-1.amazonaws.com, 10.0.0.1", "--wss", "127.0.0.1:8443"}, &bytes.Buffer{})

@@ -16,6 +16,6 @@
 // the kit stays, and the next start reuses its CA, so devices keep working.
 package main
 
-import "github.com/iotmqtt/iotmqtt/internal/cli"
+import "github.com/iotmqtt/iotmqtt/internal/samples"
 
-func main() { cli.Main("iotbroker", run) }
+func main() { samples.Main("iotbroker", run) }

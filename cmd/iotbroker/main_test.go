@@ -37,6 +37,12 @@ func TestMain(m *testing.M) {
 // ephemeral are the flags that put every listener on a free loopback port.
 var ephemeral = []string{"--mtls", "127.0.0.1:0", "--control", "127.0.0.1:0"}
 
+// quickReconnects is AWS's profile without its connect throttle (as
+// testenv.QuickReconnects), for tests of cuts whose devices' scaled
+// back-off reconnects sooner than AWS admits; the throttle itself is
+// TestTheAWSProfileIsTheDefault's.
+var quickReconnects = []string{"--connect-interval", "0"}
+
 // readReady reads the ready line from stdout, bounded by testenv.Timeout.
 func readReady(stdout io.Reader) (readyInfo, error) {
 	type result struct {

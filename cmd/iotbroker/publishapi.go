@@ -37,12 +37,9 @@ func (c *control) publish(r *http.Request, q url.Values) (any, error) {
 			return nil, fail(http.StatusBadRequest, "retain %q: give true or false", s)
 		}
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
-	switch {
-	case err != nil:
-		return nil, fail(http.StatusBadRequest, "payload: %v", err)
-	case len(payload) > maxPayload:
-		return nil, fail(http.StatusRequestEntityTooLarge, "payload larger than %d bytes (AWS IoT Core's limit)", maxPayload)
+	payload, err := readBody(r)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := withTimeout(r.Context())
 	defer cancel()
@@ -56,6 +53,18 @@ func (c *control) publish(r *http.Request, q url.Values) (any, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// readBody reads a request's body, up to AWS IoT Core's payload limit.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	switch {
+	case err != nil:
+		return nil, fail(http.StatusBadRequest, "body: %v", err)
+	case len(body) > maxPayload:
+		return nil, fail(http.StatusRequestEntityTooLarge, "body larger than %d bytes (AWS IoT Core's payload limit)", maxPayload)
+	}
+	return body, nil
 }
 
 // topicProblem says what is wrong with a topic to publish to, if anything.

@@ -12,6 +12,7 @@ type readyInfo struct {
 	Ready     bool                    `json:"ready"`
 	PID       int                     `json:"pid"`
 	Profile   string                  `json:"profile"`
+	Shadow    bool                    `json:"shadow"`
 	Control   string                  `json:"control"`
 	Endpoints map[string]endpointJSON `json:"endpoints"`
 	Hosts     []string                `json:"hosts"`
@@ -39,7 +40,7 @@ type kitJSON struct {
 // newReadyInfo describes the running broker.
 func newReadyInfo(o *options, b *broker.Broker, k *kit, controlURL string) readyInfo {
 	info := readyInfo{
-		Ready: true, PID: os.Getpid(), Profile: o.profile, Control: controlURL,
+		Ready: true, PID: os.Getpid(), Profile: o.profile, Shadow: o.shadow, Control: controlURL,
 		Endpoints: make(map[string]endpointJSON), Hosts: serverHosts(o),
 		Kit: kitJSON{Dir: k.dir, RootCA: k.rootCA(), CACreated: k.caCreated, Things: k.list()},
 	}

@@ -89,8 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 	})
 
+	describe(logger, o, ctrl.info()) // before the ready line: a program that reads it finds the logs complete
 	fmt.Fprintf(stdout, "%s\n", line)
-	describe(logger, o, ctrl.info())
 
 	<-ctx.Done()
 	logger.Print("stopping")
@@ -127,7 +127,7 @@ func brokerOptions(o *options, k *kit, stderr io.Writer) []broker.Option {
 	if o.tcp != "" {
 		opts = append(opts, broker.WithPlainTCP(), broker.WithListenAddr(broker.ListenerTCP, o.tcp))
 	}
-	return append(opts, profiles[o.profile]...)
+	return append(opts, profileOptions(o)...)
 }
 
 // explainListen adds what to do about a port below 1024.
@@ -156,7 +156,8 @@ func worthLogging(e broker.Event) bool {
 
 // describe says on stderr, for people, what is running and how to use it.
 func describe(logger *log.Logger, o *options, info readyInfo) {
-	logger.Printf("profile %s; device kit in %s (CA %s)", info.Profile, info.Kit.Dir, map[bool]string{true: "created", false: "reused"}[info.Kit.CACreated])
+	shadow := map[bool]string{true: "on", false: "off"}[info.Shadow]
+	logger.Printf("profile %s, shadow service %s; device kit in %s (CA %s)", info.Profile, shadow, info.Kit.Dir, map[bool]string{true: "created", false: "reused"}[info.Kit.CACreated])
 	for _, name := range []string{broker.ListenerMTLS, broker.ListenerALPN, broker.ListenerWSS, broker.ListenerTCP} {
 		if e, ok := info.Endpoints[name]; ok {
 			logger.Printf("%-4s %s (listening on %s; %s)", name, e.URL, e.Addr, e.Auth)
