@@ -65,6 +65,8 @@ function what(e) {
     case "PUBACK": case "DELIVERY-ACK": return `id=${e.packet_id}`;
     case "UPGRADE": return `HTTP ${e.http_status}` + (e.cause ? ` ${e.cause}` : "");
     case "FAULT": return e.detail || e.fault;
+    case "DISCONNECT": return (e.reason ? e.reason + " " : "") + (e.cause || "clean DISCONNECT");
+    case "SHADOW": return `${e.shadow_op} ${e.thing}${e.shadow_name ? "/" + e.shadow_name : ""} → ${e.http_status}` + (e.cause ? ` ${e.cause}` : "");
   }
   return e.cause || e.detail || "";
 }
