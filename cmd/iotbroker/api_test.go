@@ -172,6 +172,28 @@ func TestSwitchesAct(t *testing.T) {
 	_, err = device.Subscribe(testenv.Context(t), "no/such", client.QoS1, nil)
 	var se *client.SubscribeError
 	require.ErrorAs(t, err, &se)
+
+	// withhold-puback?filter=F withholds only what F matches.
+	ib.mustDo(t, "PUT", "/faults/withhold-puback?filter="+url.QueryEscape("sdk/slow/#"), "", nil)
+	var faults []faultJSON
+	ib.mustDo(t, "GET", "/faults", "", &faults)
+	require.Contains(t, faults, faultJSON{Kind: "withhold-puback", Filter: "sdk/slow/#"})
+	mark := ib.latest(t)
+	_, err = device.PublishAsync("sdk/slow/1", []byte("slow"), client.QoS1, nil)
+	require.NoError(t, err)
+	_, err = device.Publish(testenv.Context(t), "sdk/fast/1", []byte("fast"), client.QoS1)
+	require.NoError(t, err, "another topic is acknowledged")
+	// The broker reads a link's packets in order: had sdk/slow/1 been
+	// acknowledged, its PUBACK would be recorded before sdk/fast/1's.
+	var pubacks struct {
+		Events []eventJSON `json:"events"`
+	}
+	ib.mustDo(t, "GET", fmt.Sprintf("/events?kind=PUBACK&client=subscriber&after=%d", mark), "", &pubacks)
+	require.Len(t, pubacks.Events, 1, "only sdk/fast/1 is acknowledged")
+	mark = ib.latest(t)
+	ib.mustDo(t, "DELETE", "/faults/withhold-puback?filter="+url.QueryEscape("sdk/slow/#"), "", nil)
+	off := ib.waitEvent(t, mark, "kind=FAULT&fault=withhold-puback", nil)
+	require.False(t, *off.On)
 }
 
 func TestPublishFromTheBroker(t *testing.T) {

@@ -43,7 +43,8 @@ func switchNames() string {
 
 // switchFault is PUT /faults/{kind} (on) and DELETE /faults/{kind} (off).
 // reject-connect takes ?code=1..5 when switched on; refuse-subscription
-// takes ?filter=F both ways; the others take nothing.
+// takes ?filter=F both ways, withhold-puback optionally (only the topics F
+// matches); the others take nothing.
 func (c *control) switchFault(r *http.Request, q url.Values) (any, error) {
 	on := r.Method == http.MethodPut
 	f, err := faultFrom(r, q, on)
@@ -65,7 +66,7 @@ func faultFrom(r *http.Request, q url.Values, on bool) (broker.Fault, error) {
 	}
 	var takes []string
 	switch {
-	case kind == broker.FaultRefuseSubscription:
+	case kind == broker.FaultRefuseSubscription, kind == broker.FaultWithholdPuback:
 		takes = []string{"filter"}
 	case kind == broker.FaultRejectConnect && on:
 		takes = []string{"code"}
@@ -87,6 +88,8 @@ func faultFrom(r *http.Request, q url.Values, on bool) (broker.Fault, error) {
 			return broker.Fault{}, fail(http.StatusBadRequest, "refuse-subscription needs ?filter=F, the topic filter to refuse (URL-encoded: # is %%23, + is %%2B)")
 		}
 		return broker.RefuseSubscription(q.Get("filter")), nil
+	case kind == broker.FaultWithholdPuback && q.Get("filter") != "":
+		return broker.WithholdPubackOn(q.Get("filter")), nil
 	}
 	return broker.Fault{Kind: kind}, nil
 }
