@@ -37,7 +37,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.Schedule.Register(fs, "stop after this many messages (0: run until Ctrl-C)",
 		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
-	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]",
+	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]",
 		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedActions...), o.checkFaults)
 	if err != nil {
 		return nil, err
