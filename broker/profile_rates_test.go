@@ -44,6 +44,76 @@ func TestProfileHoldsAtMost100UnackedDeliveries(t *testing.T) {
 	})
 }
 
+// A subscriber that acknowledges as it goes gets every delivery, never
+// more than 100 unacknowledged: each PUBACK, also of a delivery that was
+// held for quota, lets the next one through. (mochi alone forgot the
+// quota of released deliveries: deliveries stopped after 200.)
+func TestProfileReleasesEveryHeldDelivery(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		sub := dialRaw(t, b.TCP(), "acker", 4, 1200)
+		sub.subscribe("q", 1)
+		for range 450 {
+			require.NoError(t, b.Publish(ctx, "q", []byte("m"), 1, false))
+			time.Sleep(20 * time.Millisecond) // 50 a second: under the publish rate
+		}
+		synctest.Wait()
+		got := 0
+		for got < 450 {
+			pk := sub.nextPublish()
+			got++
+			sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+			synctest.Wait()
+			delivered := b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "acker"})
+			require.LessOrEqual(t, delivered-got, 100, "unacknowledged after %d acks", got)
+		}
+		require.Equal(t, 450, b.Events.Count(broker.Match{Kind: broker.KindDeliveryAck, ClientID: "acker"}))
+	})
+}
+
+// A delivery released from the hold and lost with the link is redelivered
+// when the persistent session resumes, as every unacknowledged QoS 1
+// delivery is.
+func TestProfileRedeliversReleasedDeliveries(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
+		sub := dialRaw(t, b.TCP(), "resumer", 4, 1200, persistent)
+		sub.subscribe("q", 1)
+		for range 120 {
+			require.NoError(t, b.Publish(ctx, "q", []byte("m"), 1, false))
+			time.Sleep(20 * time.Millisecond)
+		}
+		synctest.Wait()
+		var acked []uint16
+		for range 10 { // frees quota: 10 held deliveries are released
+			pk := sub.nextPublish()
+			acked = append(acked, pk.PacketID)
+			sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+		}
+		synctest.Wait()
+		require.Equal(t, 110, b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "resumer"}))
+		sub.conn.Close()
+		synctest.Wait()
+
+		time.Sleep(time.Second) // AWS admits one CONNECT per second per client id
+		again := openRaw(t, b.TCP(), 4)
+		ack, err := again.connect("resumer", 1200, persistent)
+		require.NoError(t, err)
+		require.True(t, ack.SessionPresent)
+		ids := map[uint16]bool{}
+		for range 110 { // the 100 unacknowledged (10 of them released), then the 10 still held
+			pk := again.nextPublish()
+			require.NotContains(t, acked, pk.PacketID, "an acknowledged delivery came again")
+			ids[pk.PacketID] = true
+			again.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+		}
+		require.Len(t, ids, 110)
+	})
+}
+
 // A connection may publish 100 times a second: more are discarded without
 // PUBACK and recorded as DROPPED, the connection stays up, and a second
 // later there is room for 100 again.

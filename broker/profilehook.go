@@ -39,11 +39,14 @@ type clientState struct {
 	inbound, outbound *rate.Limiter // PublishRate; nil without one
 	lifetime          *time.Timer   // WebSocketLifetime / ConnectionLifetime
 
-	mu sync.Mutex // guards subscribing
+	mu sync.Mutex // guards subscribing, released
 	// subscribing holds the filters of the SUBSCRIBE being processed, and
 	// whether each may be granted, for mochi's OnACLCheck of each filter
 	// (the same call it makes for deliveries).
 	subscribing map[string]bool
+	// released holds the deliveries mochi released from the quota's hold
+	// and took out of the session (see heldrelease.go).
+	released []packets.Packet
 }
 
 func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLimiter, lc *lifecycle,
@@ -208,6 +211,7 @@ func (h *profileHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if st.lifetime != nil {
 		st.lifetime.Stop()
 	}
+	st.restoreReleased(cl)
 	if cause := cl.StopCause(); cause != nil {
 		err = cause
 	}
@@ -229,9 +233,16 @@ func (h *profileHook) sessionExpiry(cl *mqtt.Client) time.Duration {
 	return h.p.scaled(d)
 }
 
-// OnPacketEncode adds AWS's MQTT 5 CONNACK properties (mochi sends only
-// some of them).
+// OnPacketEncode notes the deliveries mochi releases from the hold of
+// unacknowledged ones, and adds AWS's MQTT 5 CONNACK properties (mochi
+// sends only some of them).
 func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Publish {
+		if st := h.state(cl); st != nil {
+			st.noteReleased(pk)
+		}
+		return pk
+	}
 	if pk.FixedHeader.Type != packets.Connack || cl.Properties.ProtocolVersion != 5 || pk.ReasonCode != 0 {
 		return pk
 	}

@@ -19,6 +19,9 @@ func (h *profileHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	if st := h.state(cl); st != nil {
+		st.restoreReleased(cl) // before mochi looks up the PUBACK of one
+	}
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
 		if v := h.checkWill(pk); v != nil {

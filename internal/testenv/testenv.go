@@ -256,12 +256,12 @@ func QuickReconnects() broker.Option {
 }
 
 // Unthrottled is the broker's AWS IoT Core profile without AWS's per
-// connection publish rate (100/s) and throughput (512 KiB/s), for
-// throughput measurements and tests that stream faster than a device on
-// AWS may.
+// connection publish rate (100/s), throughput (512 KiB/s) and limit of 100
+// unacknowledged deliveries, for throughput measurements and tests that
+// stream faster than a device on AWS may.
 func Unthrottled() broker.Option {
 	p := broker.AWSIoTCore()
-	p.ConnectInterval, p.PublishRate, p.Throughput = 0, 0, 0
+	p.ConnectInterval, p.PublishRate, p.Throughput, p.MaxUnackedOutbound = 0, 0, 0, 0
 	return broker.WithProfile(p)
 }
 
