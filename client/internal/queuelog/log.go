@@ -34,7 +34,8 @@ const DefaultCompactAt = 1 << 20
 type Options struct {
 	// CompactAt: once the segment file holds this many bytes and three
 	// quarters of the records put in it have been deleted, NeedsCompaction
-	// says so (default 1 MiB).
+	// says so (default 1 MiB); a file whose every record is deleted is
+	// compacted from CompactAt/16 on.
 	CompactAt int64
 	// Damaged, if set, is told of every damaged stretch a replay skips
 	// (at Open, or when Compact reads the file back).
@@ -264,7 +265,8 @@ func (l *Log) Written() int64 {
 }
 
 // NeedsCompaction reports whether the file holds CompactAt bytes or more
-// and at least three quarters of its records have been deleted.
+// and at least three quarters of its records have been deleted, or
+// CompactAt/16 and all of them.
 func (l *Log) NeedsCompaction() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -272,7 +274,13 @@ func (l *Log) NeedsCompaction() bool {
 }
 
 func (l *Log) needsCompaction() bool {
-	return !l.closed && l.size >= l.opts.CompactAt && l.puts >= 4*l.live
+	switch {
+	case l.closed:
+		return false
+	case l.live == 0:
+		return l.size >= l.opts.CompactAt/16
+	}
+	return l.size >= l.opts.CompactAt && l.puts >= 4*l.live
 }
 
 // Compact writes the live records to a fresh segment, fsyncs it and

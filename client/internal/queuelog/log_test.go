@@ -264,6 +264,27 @@ func TestCompaction(t *testing.T) {
 	require.Equal(t, payload, string(c.Records[0].Data))
 }
 
+// A file whose records are all deleted is compacted sooner: there is
+// nothing to copy.
+func TestEmptiedFileIsCompactedEarly(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := open(t, dir, Options{CompactAt: 32 << 10})
+	for id := uint64(1); id <= 10; id++ {
+		put(t, l, id, strings.Repeat("z", 100))
+		del(t, l, id)
+	}
+	require.False(t, l.NeedsCompaction(), "%d bytes, under CompactAt/16", l.Written())
+	for id := uint64(11); id <= 20; id++ {
+		put(t, l, id, strings.Repeat("z", 100))
+		del(t, l, id)
+	}
+	require.True(t, l.NeedsCompaction(), "%d bytes, all deleted", l.Written())
+	require.NoError(t, l.Compact())
+	st, err := os.Stat(segmentFile(t, dir))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(fileMagic)), st.Size())
+}
+
 // A crash between writing the compacted segment and removing the old one
 // leaves both: replay merges them, and deletes written after the
 // compaction still hold.
