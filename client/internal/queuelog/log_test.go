@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -361,50 +360,4 @@ func TestConcurrentWritesAndSyncs(t *testing.T) {
 	for i, r := range c.Records {
 		require.Equal(t, uint64(i+1), r.ID)
 	}
-}
-
-// A full disk is an error on the write, and the batch leaves nothing
-// behind: what was written before stays readable, and writing succeeds
-// again once there is room. It runs on a small tmpfs, so it needs root.
-func TestFullDisk(t *testing.T) {
-	dir := smallFileSystem(t, 64<<10)
-	l, _, _ := open(t, dir, Options{})
-	put(t, l, 1, "before the disk filled")
-	big := make([]byte, 16<<10)
-	var err error
-	id := uint64(2)
-	for ; id < 100; id++ {
-		var b Batch
-		b.Put(id, big)
-		if _, err = l.Write(&b); err != nil {
-			break
-		}
-	}
-	require.ErrorIs(t, err, syscall.ENOSPC)
-	require.ErrorContains(t, err, "queuelog: write")
-	var small Batch
-	small.Put(id, []byte("small enough"))
-	_, err = l.Write(&small)
-	require.NoError(t, err, "a record that fits still goes in")
-	require.NoError(t, l.Close())
-	_, c, damage := open(t, dir, Options{})
-	require.Empty(t, damage, "the failed write left no partial record")
-	require.Equal(t, id, uint64(len(c.Records)))
-	require.Equal(t, "small enough", string(c.Records[len(c.Records)-1].Data))
-}
-
-// smallFileSystem mounts a tmpfs of size bytes for the test, or skips it
-// where mounting is not allowed.
-func smallFileSystem(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		t.Skipf("needs a small file system to fill: mounting a tmpfs needs root (%v)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
 }
