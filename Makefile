@@ -5,7 +5,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 ARGS        ?=
 
-.PHONY: all test lint fmt vet run bench test-realtime test-mosquitto tidy
+.PHONY: all test lint fmt vet run shadow bench test-realtime test-mosquitto tidy
 
 all: lint test
 
@@ -39,6 +39,13 @@ test-mosquitto:
 RUN_ARGS = $(if $(ARGS),$(ARGS),--faults --count 20)
 run:
 	$(GO) run ./cmd/basicpubsub $(RUN_ARGS)
+
+## shadow: the basicShadow samples (updater and delta listener) on the embedded broker's Device
+## Shadow service, 10 updates (ARGS="-m listener" runs the listener alone until Ctrl-C;
+## ARGS="-e HOST -r CA -c CERT -k KEY -n THING" talks to AWS IoT Core).
+SHADOW_ARGS = $(if $(ARGS),$(ARGS),--count 10)
+shadow:
+	$(GO) run ./cmd/basicshadow $(SHADOW_ARGS)
 
 ## bench: Go benchmarks, then the report (one table, also written to bench/RESULTS.md);
 ## fails if a target is missed. Against another broker: make bench REPORT_ARGS="-endpoint H -rootCA F -cert F -key F".

@@ -7,6 +7,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 // BenchmarkStart measures a broker start with fresh certificates (CA, server
@@ -26,7 +27,7 @@ func BenchmarkStart(b *testing.B) {
 // BenchmarkMTLSConnect measures a paho mutual-TLS connect (TCP, TLS 1.3
 // handshake, CONNECT/CONNACK) through the fault proxy.
 func BenchmarkMTLSConnect(b *testing.B) {
-	br := broker.NewTLS(b)
+	br := broker.NewTLS(b, testenv.QuickReconnects()) // one client id, reconnecting at once
 	opts := paho.NewClientOptions().AddBroker("tls://" + br.MTLS().Addr).SetClientID("bench").
 		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false)
 	for b.Loop() {
@@ -43,7 +44,7 @@ func BenchmarkMTLSConnect(b *testing.B) {
 // BenchmarkCutToConnectionLost measures the time from CutLinks (FIN) to
 // paho's connection-lost callback.
 func BenchmarkCutToConnectionLost(b *testing.B) {
-	br := broker.NewTLS(b)
+	br := broker.NewTLS(b, testenv.QuickReconnects()) // one client id, reconnecting at once
 	lost := make(chan time.Time, 1)
 	opts := paho.NewClientOptions().AddBroker("tls://" + br.MTLS().Addr).SetClientID("bench").
 		SetTLSConfig(br.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).

@@ -67,6 +67,7 @@ type Broker struct {
 	wsSecrets map[string]string
 	nextSub   atomic.Int64
 	pub       *publisher
+	shadow    *shadowService // the Device Shadow service; nil WithoutShadow
 }
 
 // StartTLS starts a broker with its mutual-TLS listener (and the others its
@@ -75,9 +76,17 @@ type Broker struct {
 // closed again and the error says which step failed. In a test, NewTLS
 // does the same and closes it when the test ends.
 func StartTLS(opts ...Option) (*Broker, error) {
-	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), eventLimit: DefaultEventLimit}
+	aws := AWSIoTCore()
+	cfg := config{thingName: DefaultThingName, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), eventLimit: DefaultEventLimit, profile: &aws}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.profile != nil {
+		p := cfg.profile.withDefaults()
+		if err := p.validate(); err != nil {
+			return nil, err
+		}
+		cfg.profile = &p
 	}
 	b := &Broker{
 		Events: NewRecorderWithLimit(cfg.eventLimit), cfg: cfg, net: tcpNetwork{}, host: "localhost",
@@ -86,6 +95,9 @@ func StartTLS(opts ...Option) (*Broker, error) {
 	}
 	if cfg.memory {
 		b.net = memnet.New()
+	}
+	if !cfg.noShadow {
+		b.shadow = newShadowService(b, cfg.shadow)
 	}
 	for _, h := range cfg.hosts {
 		if net.ParseIP(h) == nil {
@@ -187,6 +199,9 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 		}
 	}()
 	caps := mqtt.NewDefaultServerCapabilities()
+	if p := b.cfg.profile; p != nil {
+		p.setCapabilities(caps)
+	}
 	if b.cfg.capabilities != nil {
 		b.cfg.capabilities(caps)
 	}
@@ -194,14 +209,23 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	logger := slog.New(&dropLog{next: b.cfg.logger.Handler(), d: d})
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: logger, Capabilities: caps})
 	d.srv = srv
-	if err := srv.AddHook(&keepaliveHook{}, nil); err != nil {
-		return nil, fmt.Errorf("broker: add hook: %w", err)
+	rh := &recordHook{rec: b.Events, drops: d, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}
+	ch := &controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}
+	hooks := []mqtt.Hook{&keepaliveHook{profile: b.cfg.profile}, rh, ch}
+	if p := b.cfg.profile; p != nil {
+		// After the recorder, so it records a packet before the
+		// profile closes the link for it.
+		ch.profile = newProfileHook(p, srv, d, newConnectLimiter(p.scaled(p.ConnectInterval)),
+			newLifecycle(p.LifecycleEvents, srv, b.clientAddr, p.scaled(p.SessionExpiry)), rh.refused)
+		hooks = append(hooks, ch.profile)
 	}
-	if err := srv.AddHook(&recordHook{rec: b.Events, drops: d, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}, nil); err != nil {
-		return nil, fmt.Errorf("broker: add hook: %w", err)
+	if b.shadow != nil {
+		hooks = append(hooks, &shadowHook{svc: b.shadow})
 	}
-	if err := srv.AddHook(&controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}, nil); err != nil {
-		return nil, fmt.Errorf("broker: add hook: %w", err)
+	for _, h := range hooks {
+		if err := srv.AddHook(h, nil); err != nil {
+			return nil, fmt.Errorf("broker: add hook: %w", err)
+		}
 	}
 	upstreams := make(map[string]string) // listener name → where its proxy forwards
 	for _, name := range b.listenerNames() {
@@ -213,14 +237,18 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 		var ml listeners.Listener
 		switch name {
 		case ListenerMTLS, ListenerALPN:
-			tl := newTLSListener(inner, b.serverTLS, b.Events, name, b.clientAddr)
+			cfg := b.serverTLS
+			if p := b.cfg.profile; p != nil && p.RequireSNI {
+				cfg = withRequiredSNI(cfg)
+			}
+			tl := newTLSListener(inner, cfg, b.Events, name, b.clientAddr)
 			tl.customAuth = b.cfg.authorize != nil
 			tl.requireALPN = name == ListenerALPN
 			opened = append(opened, tl.Close)
-			ml = listeners.NewNet(name, keepaliveListener{tl})
+			ml = listeners.NewNet(name, keepaliveListener{tl, b.cfg.profile})
 		case ListenerTCP:
 			opened = append(opened, inner.Close)
-			ml = listeners.NewNet(name, keepaliveListener{inner})
+			ml = listeners.NewNet(name, keepaliveListener{inner, b.cfg.profile})
 		case ListenerWSS:
 			ws := newWSListener(b, inner, b.serverCert)
 			opened = append(opened, ws.ln.Close)
@@ -460,6 +488,7 @@ func (b *Broker) Close() error {
 	for _, l := range b.listeners {
 		l.Proxy.Close()
 	}
+	b.shadow.close()
 	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {

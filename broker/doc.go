@@ -34,6 +34,7 @@
 //	Blackhole                    FaultBlackhole            bytes held both ways, sockets open: only keepalive notices
 //	RejectConnect(rc)            FaultRejectConnect        CONNACK with return code rc (1–5), then close
 //	WithholdPuback               FaultWithholdPuback       PUBLISH read, no PUBACK, no delivery
+//	WithholdPubackOn(filter)     FaultWithholdPuback       the same, for the topics filter matches
 //	AckWithoutDelivery           FaultAckWithoutDelivery   PUBACK, but no delivery
 //	RefuseSubscription(filter)   FaultRefuseSubscription   SUBACK 0x80 for that filter
 //	CutLinks(FIN or RST)         FaultCut                  every link closed: EOF, or connection reset
@@ -58,14 +59,40 @@
 // (see WithEventLimit); a wait whose events were discarded before it saw
 // them fails with ErrEventsDiscarded rather than missing them.
 //
+// # Device Shadow
+//
+// The broker answers the AWS IoT Device Shadow protocol for classic and
+// named shadows on every thing (no registry needed): a client publishes
+// to $aws/things/<thing>/shadow[/name/<shadow>]/get, /update or /delete,
+// and the service publishes <op>/accepted or <op>/rejected, and after an
+// accepted update update/delta (when desired and reported differ) and
+// update/documents — ordinary publishes at QoS 1 (lowered to each
+// subscription's), so every subscriber of a response topic gets them.
+// It follows AWS's rules: objects merge, arrays and scalars replace, null
+// deletes; metadata timestamps in epoch seconds; version +1 per accepted
+// update, a mismatched "version" is 409; the clientToken echoed (over 64
+// bytes: 400); 400 for invalid JSON, a missing or malformed state or too
+// deep a section, 404 for no shadow, 413 for a stored state over 8 KiB,
+// 415 for non-UTF-8, 429 past 10 requests in flight on a connection; a
+// delete keeps the version numbering. WithShadow changes the limits and
+// AWS's ambiguous points (ShadowOptions), and adds a service latency
+// (ResponseDelay); WithoutShadow turns the service off.
+//
+// A test reads and sets shadows as an application would through AWS's data
+// plane, with the same rules and the same MQTT notifications: Shadow,
+// UpdateShadow, DeleteShadow. Every operation is recorded (KindShadow),
+// with the thing, shadow name, operation, result code and answer. Shadows
+// survive Restart: they are the service's, not the broker's.
+//
 // # What the harness does not do
 //
 // It speaks MQTT 3.1.1 and 5 as mochi does, plus what this package adds;
 // it is not AWS IoT Core: no IoT policies, no thing registry, no rules
-// engine, no Jobs. It runs on loopback (or in memory) only, with one
-// process's worth of clients: it measures a device, not a fleet. Link
-// faults act on TCP connections as a whole (no packet loss, reordering,
-// latency or bandwidth shaping). It keeps sessions and retained messages in
+// engine, no Jobs (of AWS's services it has the Device Shadow, above). It
+// runs on loopback (or in memory) only, with one process's worth of
+// clients: it measures a device, not a fleet. Link faults act on TCP
+// connections as a whole (no packet loss, reordering, latency or
+// bandwidth shaping). It keeps sessions and retained messages in
 // memory: Restart loses them, as a broker restart without persistence
 // would.
 package broker

@@ -124,7 +124,10 @@ func (d *drops) reason(err error, client string, pk packets.Packet, queued bool)
 	case errors.Is(err, packets.ErrQuotaExceeded):
 		return "in-flight limit reached (Capabilities.MaximumInflight), or no packet ID free"
 	case errors.Is(err, packets.ErrNotAuthorized):
-		return "refused by the ACL check"
+		// Only the AWS profile refuses deliveries; it records those
+		// that are drops itself (a publish rate, a policy), and the
+		// rest are messages AWS would not have matched at all.
+		return ""
 	case errors.Is(err, packets.ErrPacketTooLarge):
 		return "larger than the client's maximum packet size"
 	case queued:

@@ -40,8 +40,11 @@ const (
 	KindDeliveryAck
 	// KindPingreq is a PINGREQ received.
 	KindPingreq
-	// KindDisconnect is the end of a client's session; Cause is empty for a
-	// clean MQTT DISCONNECT and otherwise says what ended it.
+	// KindDisconnect is the end of a client's session, or of a connection
+	// the AWS profile refused before its session began; Cause is empty for
+	// a clean MQTT DISCONNECT and otherwise says what ended it; Reason
+	// classifies it as AWS IoT Core's lifecycle events do
+	// (ReasonClientInitiated, ReasonClientError, …).
 	KindDisconnect
 	// KindUpgrade is a WebSocket upgrade request (Detail: the request URI;
 	// HTTPStatus: 101, or 403 with Cause for a refused signature).
@@ -55,6 +58,13 @@ const (
 	// or a client PUBLISH it ignored (ClientID is the publisher). Topic,
 	// Payload and QoS are the message's; Cause says why.
 	KindDropped
+	// KindShadow is a Device Shadow request the service answered: from a
+	// client (ClientID, Listener, Topic: the request topic) or from the
+	// data plane (Broker.UpdateShadow and the like; Detail "data plane").
+	// Thing, ShadowName and ShadowOp say which shadow and operation;
+	// HTTPStatus is the result (200 accepted, or AWS's error code, with
+	// its message in Cause); Payload is the answer document.
+	KindShadow
 )
 
 var kindNames = map[Kind]string{
@@ -62,6 +72,7 @@ var kindNames = map[Kind]string{
 	KindSubscribe: "SUBSCRIBE", KindSuback: "SUBACK", KindUnsubscribe: "UNSUBSCRIBE", KindUnsuback: "UNSUBACK",
 	KindPublish: "PUBLISH", KindPuback: "PUBACK", KindDeliver: "DELIVER", KindDeliveryAck: "DELIVERY-ACK", KindPingreq: "PINGREQ",
 	KindDisconnect: "DISCONNECT", KindUpgrade: "UPGRADE", KindFault: "FAULT", KindDropped: "DROPPED",
+	KindShadow: "SHADOW",
 }
 
 // String names the kind.
@@ -112,17 +123,24 @@ type Event struct {
 	Retain   bool
 	PacketID uint16
 
-	// UPGRADE
+	// UPGRADE, SHADOW
 	HTTPStatus int
+
+	// SHADOW
+	Thing      string
+	ShadowName string // "" for the classic shadow
+	ShadowOp   string // "get", "update" or "delete"
 
 	// FAULT (and ReturnCode for FaultRejectConnect)
 	Fault  FaultKind
 	On     bool
 	Filter string // FaultRefuseSubscription
 
-	// TLS-FAILURE, DISCONNECT, UPGRADE, DROPPED, FAULT
+	// TLS-FAILURE, DISCONNECT, UPGRADE, DROPPED, FAULT, SHADOW
 	Cause  string
 	Detail string
+	// DISCONNECT: AWS IoT Core's disconnectReason for it.
+	Reason string
 }
 
 // String renders the event on one line, for logs and failure messages.
@@ -147,8 +165,10 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " topic=%s qos=%d dup=%v id=%d payload=%q", e.Topic, e.QoS, e.Dup, e.PacketID, truncate(e.Payload, 40))
 	case KindPuback, KindDeliveryAck:
 		fmt.Fprintf(&b, " id=%d", e.PacketID)
-	case KindTLSFailure, KindDisconnect:
+	case KindTLSFailure:
 		fmt.Fprintf(&b, " cause=%q", e.Cause)
+	case KindDisconnect:
+		fmt.Fprintf(&b, " reason=%s cause=%q", e.Reason, e.Cause)
 	case KindUpgrade:
 		fmt.Fprintf(&b, " status=%d %s", e.HTTPStatus, truncate([]byte(e.Detail), 60))
 		if e.Cause != "" {
@@ -156,6 +176,15 @@ func (e Event) String() string {
 		}
 	case KindDropped:
 		fmt.Fprintf(&b, " topic=%s qos=%d payload=%q cause=%q", e.Topic, e.QoS, truncate(e.Payload, 40), e.Cause)
+	case KindShadow:
+		fmt.Fprintf(&b, " %s thing=%s", e.ShadowOp, e.Thing)
+		if e.ShadowName != "" {
+			fmt.Fprintf(&b, " shadow=%s", e.ShadowName)
+		}
+		fmt.Fprintf(&b, " code=%d", e.HTTPStatus)
+		if e.Cause != "" {
+			fmt.Fprintf(&b, " cause=%q", e.Cause)
+		}
 	case KindFault:
 		fmt.Fprintf(&b, " %s", e.Fault)
 		if e.Topic != "" {

@@ -28,8 +28,9 @@ const (
 	// FaultRejectConnect: every CONNECT is answered with a CONNACK carrying
 	// Fault.ReturnCode (1–5), then the connection is closed.
 	FaultRejectConnect FaultKind = "reject-connect"
-	// FaultWithholdPuback: client PUBLISH packets are read and dropped: no
-	// PUBACK, no delivery.
+	// FaultWithholdPuback: client PUBLISH packets (those to topics
+	// Fault.Filter matches, if it is set) are read and dropped: no PUBACK,
+	// no delivery.
 	FaultWithholdPuback FaultKind = "withhold-puback"
 	// FaultAckWithoutDelivery: client PUBLISH packets are acknowledged and
 	// delivered to nobody.
@@ -61,7 +62,8 @@ type Fault struct {
 	Kind FaultKind
 	// ReturnCode is the CONNACK return code of FaultRejectConnect.
 	ReturnCode byte
-	// Filter is the topic filter of FaultRefuseSubscription.
+	// Filter is the topic filter of FaultRefuseSubscription, and of a
+	// FaultWithholdPuback that applies to some topics only.
 	Filter string
 }
 
@@ -78,6 +80,13 @@ var (
 // code rc (1–5).
 func RejectConnect(rc byte) Fault { return Fault{Kind: FaultRejectConnect, ReturnCode: rc} }
 
+// WithholdPubackOn is the switch that withholds the PUBACK (and the
+// delivery) of client PUBLISH packets to topics filter matches, as AWS IoT
+// Core matches ("a/#" not matching "a"); WithholdPuback does it for all.
+func WithholdPubackOn(filter string) Fault {
+	return Fault{Kind: FaultWithholdPuback, Filter: filter}
+}
+
 // RefuseSubscription is the switch that refuses SUBSCRIBE requests for
 // filter with SUBACK 0x80.
 func RefuseSubscription(filter string) Fault {
@@ -91,6 +100,10 @@ func (f Fault) String() string {
 		return "reject CONNECT with rc " + describeRefusal(f.ReturnCode)
 	case FaultRefuseSubscription:
 		return fmt.Sprintf("refuse subscription to %q", f.Filter)
+	case FaultWithholdPuback:
+		if f.Filter != "" {
+			return fmt.Sprintf("withhold PUBACK for %q", f.Filter)
+		}
 	}
 	return string(f.Kind)
 }
@@ -160,7 +173,9 @@ func (b *Broker) Faults() []Fault { return b.faults.on() }
 type faults struct {
 	connackCode    atomic.Uint32 // 0: accept; otherwise the MQTT 3.1.1 return code to refuse with
 	withholdPuback atomic.Bool
-	ackNoDelivery  atomic.Bool
+	// withholdFilters counts the WithholdPubackOn switches that are on.
+	withholdFilters atomic.Int32
+	ackNoDelivery   atomic.Bool
 
 	mu       sync.Mutex       // guards switches
 	switches map[string]Fault // key: kind and parameter
@@ -176,7 +191,9 @@ func (fs *faults) set(f Fault, on bool) {
 		}
 		fs.connackCode.Store(rc)
 	case FaultWithholdPuback:
-		fs.withholdPuback.Store(on)
+		if f.Filter == "" {
+			fs.withholdPuback.Store(on)
+		}
 	case FaultAckWithoutDelivery:
 		fs.ackNoDelivery.Store(on)
 	}
@@ -193,7 +210,7 @@ func (fs *faults) note(f Fault, on bool) {
 		fs.switches = make(map[string]Fault)
 	}
 	key := string(f.Kind)
-	if f.Kind == FaultRefuseSubscription {
+	if f.Filter != "" {
 		key += " " + f.Filter
 	}
 	if on {
@@ -201,6 +218,13 @@ func (fs *faults) note(f Fault, on bool) {
 	} else {
 		delete(fs.switches, key)
 	}
+	n := 0
+	for _, s := range fs.switches {
+		if s.Kind == FaultWithholdPuback && s.Filter != "" {
+			n++
+		}
+	}
+	fs.withholdFilters.Store(int32(n))
 }
 
 func (fs *faults) on() []Fault {
@@ -219,4 +243,22 @@ func (fs *faults) subscriptionRefused(filter string) bool {
 	defer fs.mu.Unlock()
 	_, ok := fs.switches[string(FaultRefuseSubscription)+" "+filter]
 	return ok
+}
+
+// pubackWithheld says whether a PUBLISH to topic gets no PUBACK.
+func (fs *faults) pubackWithheld(topic string) bool {
+	if fs.withholdPuback.Load() {
+		return true
+	}
+	if fs.withholdFilters.Load() == 0 {
+		return false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, s := range fs.switches {
+		if s.Kind == FaultWithholdPuback && s.Filter != "" && matchesAWS(s.Filter, topic) {
+			return true
+		}
+	}
+	return false
 }

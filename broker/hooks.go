@@ -29,6 +29,9 @@ type controlHook struct {
 	srv    *mqtt.Server
 	faults *faults
 	rec    *Recorder
+	// profile, if set, is the AWS IoT Core profile, whose ACL decisions
+	// this hook makes for it.
+	profile *profileHook
 	// authorize, if set, decides for connections without a client
 	// certificate (custom authorizer emulation).
 	authorize func(username, password string) bool
@@ -37,17 +40,31 @@ type controlHook struct {
 // tlsConn returns the TLS connection under a client's connection: under the
 // keepalive correction on the mutual-TLS listener, and further under the
 // WebSocket and the handshake rewriter on the wss listener.
-func tlsConn(cl *mqtt.Client) (*tls.Conn, bool) {
-	c := cl.Net.Conn
+func tlsConn(cl *mqtt.Client) (*tls.Conn, bool) { return under[*tls.Conn](cl.Net.Conn) }
+
+// accessKeyOf returns the access key id that signed a WebSocket client's
+// upgrade request, or "".
+func accessKeyOf(cl *mqtt.Client) string {
+	if sc, ok := under[*signedConn](cl.Net.Conn); ok {
+		return sc.accessKey
+	}
+	return ""
+}
+
+// under finds the connection of type T in the chain of wrappers (each with
+// an Underlying method) from c down.
+func under[T net.Conn](c net.Conn) (T, bool) {
 	for {
+		if t, ok := c.(T); ok {
+			return t, true
+		}
 		u, ok := c.(interface{ Underlying() net.Conn })
 		if !ok {
-			break
+			var zero T
+			return zero, false
 		}
 		c = u.Underlying()
 	}
-	tc, ok := c.(*tls.Conn)
-	return tc, ok
 }
 
 func (h *controlHook) ID() string { return "iotmqtt-control" }
@@ -56,9 +73,16 @@ func (h *controlHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish}, []byte{b})
 }
 
-func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+// OnConnect applies the RejectConnect fault, and under the AWS profile
+// refuses a custom-authorizer client the authorizer denies as AWS does
+// (over MQTT 3.1.1 without CONNACK; plain mochi sends return code 5).
+func (h *controlHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	rc := byte(h.faults.connackCode.Load())
 	if rc == 0 {
+		if h.profile != nil && !h.authenticated(cl, pk) {
+			return h.profile.refuse(cl, pk.Connect.ClientIdentifier,
+				&violation{ReasonAuthError, "the custom authorizer denied the CONNECT"}, packets.ErrNotAuthorized)
+		}
 		return nil
 	}
 	code := v3Refusals[rc]
@@ -72,6 +96,10 @@ func (h *controlHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 // (mutual TLS verified the certificate; wss verified the signature), and
 // asks the custom authorizer about TLS clients without a certificate.
 func (h *controlHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	return h.authenticated(cl, pk)
+}
+
+func (h *controlHook) authenticated(cl *mqtt.Client, pk packets.Packet) bool {
 	tc, ok := tlsConn(cl)
 	if !ok || (cl.Net.Listener != ListenerMTLS && cl.Net.Listener != ListenerALPN) || len(tc.ConnectionState().PeerCertificates) > 0 {
 		return true
@@ -79,8 +107,14 @@ func (h *controlHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) 
 	return h.authorize != nil && h.authorize(string(pk.Connect.Username), string(pk.Connect.Password))
 }
 
-func (h *controlHook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
-	return write || !h.faults.subscriptionRefused(topic)
+// OnACLCheck combines, with AND, the subscription fault and the profile's
+// decision (mochi ORs OnACLCheck across hooks, so this is the only hook
+// that provides it).
+func (h *controlHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if !write && h.faults.subscriptionRefused(topic) {
+		return false
+	}
+	return h.profile == nil || h.profile.allows(cl, topic, write)
 }
 
 func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
@@ -91,7 +125,7 @@ func (h *controlHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	var detail string
 	var err error
 	switch {
-	case h.faults.withholdPuback.Load():
+	case h.faults.pubackWithheld(pk.TopicName):
 		kind, detail, err = FaultWithholdPuback, "PUBLISH dropped: no PUBACK, no delivery", packets.ErrRejectPacket
 	case h.faults.ackNoDelivery.Load():
 		kind, detail, err = FaultAckWithoutDelivery, "PUBLISH acknowledged, not delivered", packets.CodeSuccessIgnore
@@ -249,6 +283,16 @@ func (h *recordHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if err != nil && !errors.Is(err, packets.CodeDisconnect) {
 		e.Cause = err.Error()
 	}
+	e.Reason = disconnectReason(err)
+	h.rec.add(e)
+}
+
+// refused records the end of a connection the AWS profile refused before
+// its session began (mochi calls no OnDisconnect for it).
+func (h *recordHook) refused(cl *mqtt.Client, clientID string, v *violation) {
+	e := h.base(cl, KindDisconnect)
+	e.ClientID = clientID
+	e.Cause, e.Reason = v.Error(), v.reason
 	h.rec.add(e)
 }
 

@@ -23,6 +23,9 @@ type config struct {
 	skipMessages bool
 	eventLimit   int
 	memory       bool
+	profile      *Profile      // nil: plain MQTT
+	shadow       ShadowOptions // the Device Shadow service (shadow_options.go)
+	noShadow     bool
 }
 
 // Option configures a Broker.
@@ -69,7 +72,9 @@ func WithWebSocket(credentials map[string]string) Option {
 // WithCustomAuthorizer lets clients without a certificate connect to the
 // mutual-TLS listeners if they negotiate ALPN "mqtt" (AWS IoT's custom
 // authentication on port 443) and authorize accepts their MQTT user name
-// and password; refused ones get CONNACK return code 5.
+// and password. A refused one is closed without CONNACK under the AWS
+// profile, as AWS does over MQTT 3.1.1 (MQTT 5: CONNACK 0x87), and gets
+// CONNACK return code 5 with WithPlainMQTT.
 func WithCustomAuthorizer(authorize func(username, password string) bool) Option {
 	return func(c *config) { c.authorize = authorize }
 }
@@ -105,3 +110,12 @@ func WithThingName(name string) Option { return func(c *config) { c.thingName = 
 func WithCapabilities(fn func(*mqtt.Capabilities)) Option {
 	return func(c *config) { c.capabilities = fn }
 }
+
+// WithProfile runs p instead of AWSIoTCore(): start from AWSIoTCore() and
+// change what a test needs, e.g. TimeScale, or PublishRate 0 for a
+// throughput run.
+func WithProfile(p Profile) Option { return func(c *config) { c.profile = &p } }
+
+// WithPlainMQTT runs plain mochi, without the AWS IoT Core profile: for
+// testing device code against a generic MQTT broker.
+func WithPlainMQTT() Option { return func(c *config) { c.profile = nil } }

@@ -3,9 +3,11 @@ package broker_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,10 +33,27 @@ type rawClient struct {
 // adjust may change the CONNECT.
 func dialRaw(t *testing.T, l *broker.Listener, id string, version byte, keepalive uint16, adjust ...func(*packets.Packet)) *rawClient {
 	t.Helper()
+	c := openRaw(t, l, version)
+	ack, err := c.connect(id, keepalive, adjust...)
+	require.NoError(t, err)
+	require.Equal(t, packets.Connack, ack.FixedHeader.Type)
+	require.Zero(t, ack.ReasonCode)
+	return c
+}
+
+// openRaw opens a connection to l's plain TCP listener, sending nothing.
+func openRaw(t *testing.T, l *broker.Listener, version byte) *rawClient {
+	t.Helper()
 	conn, err := l.Proxy.DialContext(testenv.Context(t), "tcp", l.Addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	c := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: version}
+	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: version}
+}
+
+// connect sends a CONNECT and returns what came back: a CONNACK, or the
+// error (io.EOF: closed without one).
+func (c *rawClient) connect(id string, keepalive uint16, adjust ...func(*packets.Packet)) (packets.Packet, error) {
+	c.t.Helper()
 	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
 		ProtocolName: []byte("MQTT"), Clean: true, Keepalive: keepalive, ClientIdentifier: id,
 	}}
@@ -42,11 +61,43 @@ func dialRaw(t *testing.T, l *broker.Listener, id string, version byte, keepaliv
 		a(&connect)
 	}
 	c.send(connect)
-	ack, err := c.receive()
-	require.NoError(t, err)
-	require.Equal(t, packets.Connack, ack.FixedHeader.Type)
-	require.Zero(t, ack.ReasonCode)
-	return c
+	return c.receive()
+}
+
+// publish sends a PUBLISH with packet id 1 (for QoS 1 and 2).
+func (c *rawClient) publish(topic string, payload []byte, qos byte, retain bool) {
+	c.t.Helper()
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain}, TopicName: topic, Payload: payload}
+	if qos > 0 {
+		pk.PacketID = 1
+	}
+	c.send(pk)
+}
+
+// subscribeAll sends one SUBSCRIBE with filters at QoS 1 and returns what
+// came back.
+func (c *rawClient) subscribeAll(filters ...string) (packets.Packet, error) {
+	c.t.Helper()
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1}
+	for _, f := range filters {
+		pk.Filters = append(pk.Filters, packets.Subscription{Filter: f, Qos: 1})
+	}
+	c.send(pk)
+	return c.receive()
+}
+
+// closed says whether the broker closed the connection with nothing more
+// written: the next read is EOF (or a reset).
+func (c *rawClient) closed() error {
+	c.t.Helper()
+	pk, err := c.receive()
+	if err == nil {
+		return fmt.Errorf("got packet type %d before the close", pk.FixedHeader.Type)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return nil
+	}
+	return err
 }
 
 // subscribe subscribes to filter at qos and waits for the SUBACK.
@@ -72,6 +123,16 @@ func (c *rawClient) send(pk packets.Packet) {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Pingreq:
 		err = pk.PingreqEncode(&buf)
+	case packets.Publish:
+		err = pk.PublishEncode(&buf)
+	case packets.Puback:
+		err = pk.PubackEncode(&buf)
+	case packets.Pubrel:
+		err = pk.PubrelEncode(&buf)
+	case packets.Unsubscribe:
+		err = pk.UnsubscribeEncode(&buf)
+	case packets.Disconnect:
+		err = pk.DisconnectEncode(&buf)
 	default:
 		c.t.Fatalf("rawClient cannot send packet type %d", pk.FixedHeader.Type)
 	}
@@ -98,6 +159,7 @@ func (c *rawClient) receive() (packets.Packet, error) {
 	if err != nil {
 		return pk, err
 	}
+	pk.FixedHeader.Remaining = n
 	body := make([]byte, n)
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return pk, err
@@ -111,6 +173,10 @@ func (c *rawClient) receive() (packets.Packet, error) {
 		err = pk.PublishDecode(body)
 	case packets.Disconnect:
 		err = pk.DisconnectDecode(body)
+	case packets.Puback:
+		err = pk.PubackDecode(body)
+	case packets.Unsuback:
+		err = pk.UnsubackDecode(body)
 	case packets.Pingresp:
 	default:
 		err = fmt.Errorf("unexpected packet type %d", pk.FixedHeader.Type)

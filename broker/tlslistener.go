@@ -12,6 +12,22 @@ import (
 // handshakeTimeout bounds a TLS handshake on the broker side.
 const handshakeTimeout = 10 * time.Second
 
+// errNoSNI refuses a TLS handshake without a server name, as AWS IoT Core
+// does.
+var errNoSNI = errors.New("tls: no server name (SNI) in the ClientHello; AWS IoT Core refuses connections without SNI")
+
+// withRequiredSNI returns a copy of cfg that refuses handshakes without SNI.
+func withRequiredSNI(cfg *tls.Config) *tls.Config {
+	c := cfg.Clone()
+	c.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		if h.ServerName == "" {
+			return nil, errNoSNI
+		}
+		return nil, nil
+	}
+	return c
+}
+
 // tlsListener completes each TLS handshake before handing the connection on
 // (to mochi, or to the WebSocket listener's HTTP server), so a refused
 // handshake is recorded with its cause and the client's address (mochi

@@ -40,11 +40,15 @@ type wsListener struct {
 // connection; the server's own error log goes to the broker's logger, not
 // to the process's stderr.
 func newWSListener(b *Broker, raw net.Listener, serverCert tls.Certificate) *wsListener {
-	l := &wsListener{b: b, ln: newTLSListener(raw, &tls.Config{
+	cfg := &tls.Config{
 		Certificates: []tls.Certificate{serverCert},
 		NextProtos:   []string{"http/1.1"},
 		MinVersion:   tls.VersionTLS12,
-	}, b.Events, ListenerWSS, b.clientAddr)}
+	}
+	if p := b.cfg.profile; p != nil && p.RequireSNI {
+		cfg = withRequiredSNI(cfg)
+	}
+	l := &wsListener{b: b, ln: newTLSListener(raw, cfg, b.Events, ListenerWSS, b.clientAddr)}
 	l.srv = &http.Server{
 		Handler:           http.HandlerFunc(l.upgrade),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -114,8 +118,19 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	l.sessions.Add(1)
 	l.mu.Unlock()
 	defer l.sessions.Done()
-	_ = establish(ListenerWSS, &keepaliveConn{Conn: wsconn.New(ws)})
+	accessKey, _, _ := strings.Cut(r.URL.Query().Get("X-Amz-Credential"), "/")
+	_ = establish(ListenerWSS, &keepaliveConn{Conn: &signedConn{Conn: shape(wsconn.New(ws), l.b.cfg.profile), accessKey: accessKey}})
 }
+
+// signedConn is a WebSocket connection whose upgrade request accessKey
+// signed (AWS's principal for the lifecycle events).
+type signedConn struct {
+	net.Conn
+	accessKey string
+}
+
+// Underlying returns the WebSocket connection.
+func (c *signedConn) Underlying() net.Conn { return c.Conn }
 
 func validKey(k string) bool {
 	b, err := base64.StdEncoding.DecodeString(k)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	pahopackets "github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
@@ -200,10 +201,16 @@ func TestCustomAuthorizer(t *testing.T) {
 	require.Equal(t, user, c.Username)
 	require.Empty(t, c.PeerCN)
 
+	// A denied CONNECT is closed without CONNACK, as AWS IoT Core does over
+	// MQTT 3.1.1 (paho's code 0xfe: no CONNACK), recorded as AUTH_ERROR.
 	bad := newPaho(t, b.MTLS().Addr, noCert, "custom-bad", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("wrong") })
 	tok := bad.Connect()
 	require.Error(t, wait(tok))
-	require.Equal(t, byte(5), tok.(*paho.ConnectToken).ReturnCode())
+	require.Equal(t, byte(pahopackets.ErrNetworkError), tok.(*paho.ConnectToken).ReturnCode())
+	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "custom-bad"})
+	require.NoError(t, err)
+	require.Equal(t, broker.ReasonAuthError, d.Reason)
+	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindConnack, ClientID: "custom-bad"}))
 
 	// Without a certificate and without ALPN mqtt: refused in the handshake.
 	mark := b.Events.Seq()

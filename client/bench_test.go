@@ -9,6 +9,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 var payload100 = make([]byte, 100)
@@ -42,7 +43,7 @@ func benchPaho(b *testing.B, br *broker.Broker, id string) paho.Client {
 // BenchmarkPublishQoS1Sync: one publish at a time, each waiting for its
 // PUBACK, over mutual TLS; iotmqtt and raw paho on the same broker.
 func BenchmarkPublishQoS1Sync(b *testing.B) {
-	br := broker.NewTLS(b)
+	br := broker.NewTLS(b, testenv.Unthrottled())
 	b.Run("iotmqtt", func(b *testing.B) {
 		c := benchClient(b, br, "bench-sync")
 		ctx := context.Background()
@@ -71,7 +72,7 @@ const asyncWindow = 1000
 // BenchmarkPublishQoS1Async: publish without waiting, waiting for every
 // PUBACK once per window.
 func BenchmarkPublishQoS1Async(b *testing.B) {
-	br := broker.NewTLS(b)
+	br := broker.NewTLS(b, testenv.Unthrottled())
 	b.Run("iotmqtt", func(b *testing.B) {
 		c := benchClient(b, br, "bench-async")
 		ctx := context.Background()
@@ -113,7 +114,7 @@ func BenchmarkPublishQoS1Async(b *testing.B) {
 // BenchmarkPublishQoS0Sync: one publish at a time, each waiting for the
 // write.
 func BenchmarkPublishQoS0Sync(b *testing.B) {
-	br := broker.NewTLS(b, broker.WithoutMessageRecording())
+	br := broker.NewTLS(b, broker.WithoutMessageRecording(), testenv.Unthrottled())
 	b.Run("iotmqtt", func(b *testing.B) {
 		c := benchClient(b, br, "bench-q0")
 		ctx := context.Background()

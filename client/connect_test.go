@@ -196,7 +196,7 @@ func TestRetryFirstConnect(t *testing.T) {
 
 func TestCallsBeforeConnectAndAfterDisconnect(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := broker.NewTLS(t, testenv.QuickReconnects()) // it reconnects at once, 4 times
 	ctx := testenv.Context(t)
 	c := testenv.NewClient(t, deviceConfig(b, "lifecycle"))
 
@@ -249,6 +249,7 @@ func TestDisconnectIsPromptOnlineAndOffline(t *testing.T) {
 
 		// Offline, in a long back-off: Disconnect stops the loop at once.
 		cfg.ConfigureAutoReconnectBackoffTime(10*time.Second, 20*time.Second, 30*time.Second)
+		time.Sleep(time.Second) // AWS admits one CONNECT per second per client id
 		c2 := testenv.Connect(t, cfg)
 		b.SetFault(broker.Refuse, true)
 		b.CutLinks(broker.FIN)

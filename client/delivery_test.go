@@ -28,9 +28,15 @@ func countPayloads(b *broker.Broker, topic string) map[string]int {
 	return n
 }
 
-// stuckTopic is a topic mochi reads but never acknowledges (it ignores
-// client publishes to $SYS): a QoS 1 publish to it stays in flight.
-const stuckTopic = "$SYS/never-acked"
+// stuckTopic is a topic the broker reads but never acknowledges (see
+// withStuckTopic): a QoS 1 publish to it stays in flight.
+const stuckTopic = "stuck/never-acked"
+
+// withStuckTopic makes b withhold the PUBACK of publishes to stuckTopic.
+func withStuckTopic(t *testing.T, b *broker.Broker) {
+	t.Helper()
+	require.NoError(t, b.SetFault(broker.WithholdPubackOn(stuckTopic), true))
+}
 
 // Requests that were finished on a connection — QoS 0 written, QoS 1
 // acknowledged — are not sent again when that connection drops, even while
@@ -39,6 +45,7 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
+	withStuckTopic(t, b)
 	cfg := deviceConfig(b, "once")
 	cfg.ConfigureDrainingFrequency(200)
 	c := testenv.Connect(t, cfg)
@@ -80,6 +87,7 @@ func TestAMissingPubackDoesNotHoldBackLaterAcks(t *testing.T) {
 	t.Parallel()
 	b := broker.NewTLS(t)
 	ctx := testenv.Context(t)
+	withStuckTopic(t, b)
 	c := testenv.Connect(t, deviceConfig(b, "unblocked"))
 	stuck := make(chan error, 1)
 	_, err := c.PublishAsync(stuckTopic, []byte("stuck"), client.QoS1, func(err error) { stuck <- err })

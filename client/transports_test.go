@@ -173,7 +173,20 @@ func TestCustomAuthorizerOn443(t *testing.T) {
 	require.Equal(t, broker.ALPNMQTT, ev.ALPN)
 	require.Equal(t, "device?x-amz-customauthorizer-name=MyAuth&SDK=iotmqtt&Version="+client.Version, ev.Username)
 
+	// AWS IoT Core closes the connection without CONNACK for a denied
+	// CONNECT over MQTT 3.1.1; plain MQTT brokers answer return code 5.
+	cfg.ClientID = "custom-auth-denied"
 	cfg.ConfigureUsernamePassword("device?x-amz-customauthorizer-name=MyAuth", "wrong")
+	err = testenv.NewClient(t, cfg).Connect(ctx)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, client.ErrConnectionRefused)
+	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "custom-auth-denied"})
+	require.NoError(t, err)
+	require.Equal(t, broker.ReasonAuthError, d.Reason)
+
+	plain := broker.NewTLS(t, broker.WithCustomAuthorizer(authorize), broker.WithPlainMQTT())
+	cfg.ConfigureSocketFactory(plain.MTLS().Proxy.DialContext)
+	cfg.ConfigureCredentials(plain.ClientFiles().RootCA, "", "")
 	err = testenv.NewClient(t, cfg).Connect(ctx)
 	require.ErrorIs(t, err, client.ErrConnectionRefused)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 // faultDemo cuts the client's link on the embedded broker and keeps new
@@ -26,7 +27,7 @@ func (d *faultDemo) start(ctx context.Context) {
 		d.log.say("*** fault: the link is cut; new connections are hung up on for %v ***", d.outage)
 		d.b.SetFault(broker.HangUp, true)
 		d.b.CutLinks(broker.FIN)
-		sleep(ctx, d.outage)
+		samples.Sleep(ctx, d.outage)
 		d.b.SetFault(broker.HangUp, false)
 		d.log.say("*** fault over: the broker accepts connections again ***")
 	}()

@@ -1,33 +1,24 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"time"
-)
 
-// errUsage marks a command-line error (exit code 2, as the Python sample's
-// argparse).
-var errUsage = errors.New("usage error")
+	"github.com/iotmqtt/iotmqtt/internal/samples"
+)
 
 var allowedActions = []string{"both", "publish", "subscribe"}
 
 // options are the sample's flags.
 type options struct {
-	endpoint, rootCA, cert, key string
-	port                        int
-	websocket                   bool
-	clientID, topic, mode       string
-	message                     string
+	samples.Connection
+	clientID, topic, mode string
+	message               string
 
 	// Go sample only.
-	count    int
-	faults   bool
-	interval time.Duration
+	samples.Schedule
+	faults bool
 }
 
 func (o *options) publishes() bool  { return o.mode == "both" || o.mode == "publish" }
@@ -38,70 +29,25 @@ func (o *options) subscribes() bool { return o.mode == "both" || o.mode == "subs
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("basicpubsub", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	str := func(p *string, short, long, def, usage string) {
-		fs.StringVar(p, short, def, usage)
-		fs.StringVar(p, long, def, usage)
-	}
-	str(&o.endpoint, "e", "endpoint", "", "your AWS IoT custom endpoint (default: start the embedded broker)")
-	str(&o.rootCA, "r", "rootCA", "", "root CA file path")
-	str(&o.cert, "c", "cert", "", "certificate file path")
-	str(&o.key, "k", "key", "", "private key file path")
-	fs.IntVar(&o.port, "p", 0, "port number override (default 8883; 443 with -w)")
-	fs.IntVar(&o.port, "port", 0, "port number override (default 8883; 443 with -w)")
-	fs.BoolVar(&o.websocket, "w", false, "use MQTT over WebSocket")
-	fs.BoolVar(&o.websocket, "websocket", false, "use MQTT over WebSocket")
-	str(&o.clientID, "id", "clientId", "basicPubSub", "targeted client id")
-	str(&o.topic, "t", "topic", "sdk/test/Python", "targeted topic")
-	str(&o.mode, "m", "mode", "both", "operation modes: "+strings.Join(allowedActions, ", "))
-	str(&o.message, "M", "message", "Hello World!", "message to publish")
-	fs.IntVar(&o.count, "count", 0, "stop after this many messages (0: run until Ctrl-C)")
+	o.Connection.Register(fs)
+	samples.StringFlag(fs, &o.clientID, "id", "clientId", "basicPubSub", "targeted client id")
+	samples.StringFlag(fs, &o.topic, "t", "topic", "sdk/test/Python", "targeted topic")
+	samples.StringFlag(fs, &o.mode, "m", "mode", "both", "operation modes: "+strings.Join(allowedActions, ", "))
+	samples.StringFlag(fs, &o.message, "M", "message", "Hello World!", "message to publish")
+	o.Schedule.Register(fs, "stop after this many messages (0: run until Ctrl-C)",
+		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
-	fs.DurationVar(&o.interval, "interval", time.Second, "time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usageError(stderr, "unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	switch {
-	case o.websocket && o.cert != "" && o.key != "":
-		return nil, usageError(stderr, "X.509 cert authentication and WebSocket are mutual exclusive. Please pick one.")
-	case o.endpoint != "" && !o.websocket && (o.cert == "" || o.key == ""):
-		return nil, usageError(stderr, "Missing credentials for authentication.")
-	case o.endpoint != "" && o.rootCA == "":
-		return nil, usageError(stderr, "the following arguments are required: -r/--rootCA")
-	case o.endpoint == "" && (o.rootCA != "" || o.cert != "" || o.key != ""):
-		return nil, usageError(stderr, "-r, -c and -k need -e/--endpoint (without it the embedded broker brings its own certificates)")
-	case !slices.Contains(allowedActions, o.mode):
-		return nil, usageError(stderr, "Unknown --mode option %s. Must be one of %v", o.mode, allowedActions)
-	case o.port < 0 || o.port > 65535:
-		return nil, usageError(stderr, "port %d is out of range", o.port)
-	case o.count < 0:
-		return nil, usageError(stderr, "--count must not be negative")
-	case o.interval <= 0:
-		return nil, usageError(stderr, "--interval must be positive")
-	case o.faults && o.endpoint != "":
-		return nil, usageError(stderr, "--faults needs the embedded broker (no -e/--endpoint)")
-	}
-	if o.port == 0 {
-		o.port = 8883
-		if o.websocket {
-			o.port = 443
-		}
+	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]",
+		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedActions...), o.checkFaults)
+	if err != nil {
+		return nil, err
 	}
 	return o, nil
 }
 
-func usageError(stderr io.Writer, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintln(stderr, "basicpubsub: error:", msg)
-	return fmt.Errorf("%w: %s", errUsage, msg)
+func (o *options) checkFaults() string {
+	if o.faults && o.Endpoint != "" {
+		return "--faults needs the embedded broker (no -e/--endpoint)"
+	}
+	return ""
 }

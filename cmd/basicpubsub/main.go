@@ -14,26 +14,6 @@
 //	    -r AmazonRootCA1.pem -c device.pem.crt -k device.pem.key
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/iotmqtt/iotmqtt/internal/samples"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "basicpubsub:", err)
-		os.Exit(1)
-	}
-}
+func main() { samples.Main("basicpubsub", run) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,51 +12,35 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// The connection and schedule flags' own checks are internal/samples'
+// (one row each here shows they apply); the rest are the sample's.
 func TestFlagErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-e", "h", "-r", "ca", "-w", "-c", "c", "-k", "k"}, "X.509 cert authentication and WebSocket are mutual exclusive. Please pick one."},
-		{[]string{"-e", "h", "-r", "ca"}, "Missing credentials for authentication."},
-		{[]string{"--endpoint", "h", "--rootCA", "ca", "--cert", "c"}, "Missing credentials for authentication."},
-		{[]string{"-e", "h", "-c", "c", "-k", "k"}, "required: -r/--rootCA"},
-		{[]string{"-r", "ca"}, "need -e/--endpoint"},
-		{[]string{"-m", "listen"}, "Unknown --mode option listen. Must be one of [both publish subscribe]"},
-		{[]string{"-p", "70000"}, "port 70000 is out of range"},
-		{[]string{"--count", "-1"}, "--count must not be negative"},
-		{[]string{"--interval", "0s"}, "--interval must be positive"},
-		{[]string{"--faults", "-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, "--faults needs the embedded broker"},
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
-		{[]string{"extra"}, "unexpected arguments: extra"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			require.ErrorIs(t, err, errUsage, "exit code 2")
-			require.Contains(t, err.Error()+stderr.String(), tt.want)
-		})
-	}
-	err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &bytes.Buffer{})
-	require.ErrorIs(t, err, flag.ErrHelp, "exit code 0")
+	testenv.RequireUsageErrors(t, run, []testenv.UsageCase{
+		{Args: []string{"--endpoint", "h", "--rootCA", "ca", "--cert", "c"}, Want: "Missing credentials for authentication."},
+		{Args: []string{"--interval", "0s"}, Want: "--interval must be positive"},
+		{Args: []string{"-m", "listen"}, Want: "Unknown --mode option listen. Must be one of [both publish subscribe]"},
+		{Args: []string{"--faults", "-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, Want: "--faults needs the embedded broker"},
+		{Args: []string{"--bogus"}, Want: "flag provided but not defined: -bogus"},
+		{Args: []string{"extra"}, Want: "unexpected arguments: extra"},
+	})
 }
 
 func TestPortDefaults(t *testing.T) {
 	o, err := parseFlags([]string{"-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, 8883, o.port)
+	require.Equal(t, 8883, o.Port)
 	o, err = parseFlags([]string{"-e", "h", "-r", "ca", "-w"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, 443, o.port)
+	require.Equal(t, 443, o.Port)
 	o, err = parseFlags([]string{"--endpoint", "h", "--rootCA", "ca", "--websocket", "--port", "8443", "--clientId", "me", "--topic", "t", "--mode", "publish", "--message", "hi"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	require.Equal(t, options{endpoint: "h", rootCA: "ca", websocket: true, port: 8443, clientID: "me", topic: "t", mode: "publish", message: "hi", interval: time.Second}, *o)
+	require.Equal(t, options{Connection: samples.Connection{Endpoint: "h", RootCA: "ca", Websocket: true, Port: 8443}, clientID: "me", topic: "t", mode: "publish", message: "hi", Schedule: samples.Schedule{Interval: time.Second}}, *o)
 }
 
 func TestEncodeMessageLikePython(t *testing.T) {
@@ -118,7 +101,7 @@ func TestInterruptDisconnectsCleanly(t *testing.T) {
 func TestWrongEndpointIsAClearError(t *testing.T) {
 	err := run(context.Background(), []string{"-e", "h", "-r", "/nonexistent/ca.pem", "-c", "c", "-k", "k"}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err)
-	require.False(t, errors.Is(err, errUsage))
+	require.False(t, errors.Is(err, samples.ErrUsage))
 	require.ErrorContains(t, err, "/nonexistent/ca.pem")
 }
 

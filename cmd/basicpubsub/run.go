@@ -12,7 +12,7 @@ import (
 
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/client"
-	"github.com/iotmqtt/iotmqtt/client/awschain"
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 // run is the sample: parse the flags, start the embedded broker if no
@@ -25,42 +25,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newTimeline(stderr, time.Now(), slog.LevelInfo)
 
-	host, port := o.endpoint, o.port
-	rootCAPath, certificatePath, privateKeyPath := o.rootCA, o.cert, o.key
 	var b *broker.Broker
 	var dial client.DialFunc
-	if o.endpoint == "" {
-		if b, dial, err = startEmbedded(ctx, o, log); err != nil {
+	if o.Endpoint == "" {
+		if b, dial, err = samples.StartEmbedded(ctx, o.clientID, o.Websocket, log.say); err != nil {
 			return err
 		}
 		defer b.Close()
-		files := b.ClientFiles()
-		host, port = b.MTLS().Host, b.MTLS().Port
-		rootCAPath, certificatePath, privateKeyPath = files.RootCA, files.Cert, files.PrivateKey
-		if o.websocket {
-			host, port, certificatePath, privateKeyPath = "localhost", 443, "", ""
-		}
 	}
 
 	// Init AWSIoTMQTTClient; its timings scale with --interval (1 s: the
 	// seed's exact settings).
 	cfg := client.DefaultConfig(o.clientID)
-	cfg.UseWebsocket = o.websocket
-	if o.websocket {
-		cfg.Credentials = awschain.Provider() // the AWS credentials of the environment, as the Python sample
-	}
-	if b != nil {
-		cfg.Region = "us-east-1" // the embedded broker's name says no region
-		cfg.ConfigureSocketFactory(dial)
-	}
-	cfg.ConfigureEndpoint(host, port)
-	cfg.ConfigureCredentials(rootCAPath, privateKeyPath, certificatePath)
+	o.Configure(&cfg, b, dial) // endpoint and credentials: -e, -r, -c, -k, -p, -w, or the embedded broker's
 	// AWSIoTMQTTClient connection configuration
-	cfg.ConfigureAutoReconnectBackoffTime(1*o.interval, 32*o.interval, 20*o.interval)
+	cfg.ConfigureAutoReconnectBackoffTime(1*o.Interval, 32*o.Interval, 20*o.Interval)
 	cfg.ConfigureOfflinePublishQueueing(client.QueueInfinite, client.DropNewest)   // Infinite offline Publish queueing
-	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.interval)) // Draining: 2 Hz
-	cfg.ConfigureConnectDisconnectTimeout(10 * o.interval)                         // 10 sec
-	cfg.ConfigureMQTTOperationTimeout(5 * o.interval)                              // 5 sec
+	cfg.ConfigureDrainingFrequency(2 * float64(time.Second) / float64(o.Interval)) // Draining: 2 Hz
+	cfg.ConfigureConnectDisconnectTimeout(10 * o.Interval)                         // 10 sec
+	cfg.ConfigureMQTTOperationTimeout(5 * o.Interval)                              // 5 sec
 	cfg.Logger = slog.New(log)
 	myAWSIoTMQTTClient, err := client.New(cfg)
 	if err != nil {
@@ -78,20 +61,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if !sleep(ctx, 2*o.interval) {
+	if !samples.Sleep(ctx, 2*o.Interval) {
 		return nil
 	}
 	if !o.publishes() {
-		return s.waitReceived(ctx, o.count, 0)
+		return s.waitReceived(ctx, o.Count, 0)
 	}
 	var demo *faultDemo
 	if o.faults {
-		demo = &faultDemo{b: b, log: log, outage: 5 * o.interval / 2}
+		demo = &faultDemo{b: b, log: log, outage: 5 * o.Interval / 2}
 		defer demo.wait()
 	}
 
 	// Publish to the same topic in a loop
-	for loopCount := 0; o.count == 0 || loopCount < o.count; loopCount++ {
+	for loopCount := 0; o.Count == 0 || loopCount < o.Count; loopCount++ {
 		if demo != nil && loopCount%10 == 3 {
 			demo.start(ctx)
 		}
@@ -107,12 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case o.mode == "publish":
 			fmt.Fprintf(stdout, "Published topic %s: %s\n\n", o.topic, messageJSON)
 		}
-		if !sleep(ctx, o.interval) {
+		if !samples.Sleep(ctx, o.Interval) {
 			return nil
 		}
 	}
 	if o.subscribes() {
-		return s.waitReceived(ctx, o.count, 30*o.interval+10*time.Second)
+		return s.waitReceived(ctx, o.Count, 30*o.Interval+10*time.Second)
 	}
 	return nil
 }
@@ -169,7 +152,7 @@ func (s *sample) waitReceived(ctx context.Context, n int, timeout time.Duration)
 
 // disconnect ends the session cleanly, even after Ctrl-C.
 func (s *sample) disconnect() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.Interval)
 	defer cancel()
 	if err := s.c.Disconnect(ctx); err != nil {
 		s.log.say("disconnect: %v", err)
@@ -184,16 +167,4 @@ func encodeMessage(message string, sequence int) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(message) // a string always encodes
 	return fmt.Appendf(nil, `{"message": %s, "sequence": %d}`, bytes.TrimSpace(quoted.Bytes()), sequence)
-}
-
-// sleep waits d or until ctx ends (then it returns false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -146,7 +146,7 @@ func run(args []string, stdout io.Writer) error {
 		rows = append(rows, r...)
 	}
 
-	where := "the embedded mochi broker over mutual TLS (loopback)"
+	where := "the embedded mochi broker over mutual TLS (loopback), AWS IoT Core profile without its per-connection publish rate, throughput and connect rate limits"
 	if e.Host != "" {
 		where = fmt.Sprintf("%s:%d over mutual TLS, through the fault proxy", e.Host, e.Port)
 	}

@@ -9,9 +9,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
+	"github.com/iotmqtt/iotmqtt/internal/samples"
 )
 
 // Timeout bounds every wait of the tests: generous, so they hold on a
@@ -234,5 +238,55 @@ func Receive[T any](tb testing.TB, ctx context.Context, ch <-chan T, what string
 		tb.Fatalf("testenv: %s: %v", what, fmt.Errorf("nothing before the context ended: %w", ctx.Err()))
 		var zero T
 		return zero
+	}
+}
+
+// QuickReconnects is the broker's AWS IoT Core profile without AWS's limit
+// of one CONNECT per second per client id, for tests of client behaviour
+// whose scaled back-off (Scale) reconnects sooner than AWS would admit.
+// Every other AWS behaviour stays; the connect rate itself is proved by the
+// broker's and the integration suite's tests.
+func QuickReconnects() broker.Option {
+	p := broker.AWSIoTCore()
+	p.ConnectInterval = 0
+	return broker.WithProfile(p)
+}
+
+// Unthrottled is the broker's AWS IoT Core profile without AWS's per
+// connection publish rate (100/s) and throughput (512 KiB/s), for
+// throughput measurements and tests that stream faster than a device on
+// AWS may.
+func Unthrottled() broker.Option {
+	p := broker.AWSIoTCore()
+	p.ConnectInterval, p.PublishRate, p.Throughput = 0, 0, 0
+	return broker.WithProfile(p)
+}
+
+// UsageCase is a command line a sample must refuse, and what the refusal
+// says.
+type UsageCase struct {
+	Args []string
+	Want string
+}
+
+// RequireUsageErrors runs each command line through a sample's run and
+// requires a usage error (samples.ErrUsage, exit code 2) whose message or
+// stderr contains Want; and requires -h to be flag.ErrHelp (exit code 0).
+func RequireUsageErrors(t *testing.T, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, cases []UsageCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(strings.Join(c.Args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), c.Args, io.Discard, &stderr)
+			if !errors.Is(err, samples.ErrUsage) {
+				t.Fatalf("%v: got %v, want a usage error (exit code 2)", c.Args, err)
+			}
+			if got := err.Error() + stderr.String(); !strings.Contains(got, c.Want) {
+				t.Fatalf("%v: %q does not say %q", c.Args, got, c.Want)
+			}
+		})
+	}
+	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: got %v, want flag.ErrHelp (exit code 0)", err)
 	}
 }

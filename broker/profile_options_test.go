@@ -1,0 +1,273 @@
+package broker_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
+	"github.com/iotmqtt/iotmqtt/internal/wsconn"
+)
+
+// subscribeMany subscribes to n filters "m/0"… in SUBSCRIBEs of at most 8,
+// failing the test unless each is granted.
+func (c *rawClient) subscribeMany(n int) {
+	c.t.Helper()
+	for start := 0; start < n; start += 8 {
+		var fs []string
+		for i := start; i < min(start+8, n); i++ {
+			fs = append(fs, fmt.Sprintf("m/%d", i))
+		}
+		ack, err := c.subscribeAll(fs...)
+		require.NoError(c.t, err)
+		require.Equal(c.t, packets.Suback, ack.FixedHeader.Type)
+		for _, code := range ack.ReasonCodes {
+			require.Equal(c.t, byte(1), code)
+		}
+	}
+}
+
+// The 51st subscription on a connection closes it (AWS's documented
+// answer, the default) or, with OverSubscriptions SubackFailure, gets
+// SUBACK 0x80 while the first 50 keep working. To be confirmed against AWS.
+func TestProfileFiftySubscriptions(t *testing.T) {
+	t.Parallel()
+	t.Run("Close", func(t *testing.T) {
+		t.Parallel()
+		b := broker.NewTLS(t, broker.WithPlainTCP())
+		c := dialRaw(t, b.TCP(), "subs-close", 4, 60)
+		c.subscribeMany(50)
+		_, _ = c.subscribeAll("m/50")
+		require.NoError(t, c.closed())
+	})
+	t.Run("SubackFailure", func(t *testing.T) {
+		t.Parallel()
+		p := broker.AWSIoTCore()
+		p.OverSubscriptions = broker.SubackFailure
+		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithProfile(p))
+		c := dialRaw(t, b.TCP(), "subs-fail", 4, 60)
+		c.subscribeMany(50)
+		ack, err := c.subscribeAll("m/50", "m/0") // one more, and one it has
+		require.NoError(t, err)
+		require.Equal(t, []byte{0x80, 1}, ack.ReasonCodes)
+		require.NoError(t, b.Publish(testenv.Context(t), "m/49", []byte("still"), 0, false))
+		require.Equal(t, "m/49", c.nextPublish().TopicName)
+	})
+}
+
+// A SUBSCRIBE at QoS 2 closes the link (default), is left unanswered
+// (Hang) or is granted QoS 1 (Grant, mochi's answer). To be confirmed.
+func TestProfileSubscribeQoS2(t *testing.T) {
+	t.Parallel()
+	qos2 := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 7,
+		Filters: packets.Subscriptions{{Filter: "s", Qos: 2}}}
+	for _, tc := range []struct {
+		reaction broker.Reaction
+		check    func(t *testing.T, c *rawClient)
+	}{
+		{broker.Close, func(t *testing.T, c *rawClient) { require.NoError(t, c.closed()) }},
+		{broker.Hang, func(t *testing.T, c *rawClient) {
+			c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+			pk, err := c.receive()
+			require.NoError(t, err)
+			require.Equal(t, packets.Pingresp, pk.FixedHeader.Type, "no SUBACK, and the link still answers")
+		}},
+		{broker.Grant, func(t *testing.T, c *rawClient) {
+			pk, err := c.receive()
+			require.NoError(t, err)
+			require.Equal(t, []byte{1}, pk.ReasonCodes)
+		}},
+	} {
+		t.Run(tc.reaction.String(), func(t *testing.T) {
+			t.Parallel()
+			p := broker.AWSIoTCore()
+			p.SubscribeQoS2 = tc.reaction
+			b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithProfile(p))
+			c := dialRaw(t, b.TCP(), "qos2-sub", 4, 60)
+			c.send(qos2)
+			tc.check(t, c)
+		})
+	}
+}
+
+// A Policy decides as an AWS IoT policy: a denied CONNECT or PUBLISH
+// closes the link (AUTH_ERROR; MQTT 5 CONNECT: CONNACK 0x87), a denied
+// SUBSCRIBE closes it too (or, with UnauthorizedSubscribe SubackFailure,
+// gets 0x80), a denied receive is silently not delivered.
+func TestProfilePolicy(t *testing.T) {
+	t.Parallel()
+	p := broker.AWSIoTCore()
+	p.UnauthorizedSubscribe = broker.SubackFailure
+	p.Policy = func(clientID string, a broker.Action, resource string) bool {
+		switch a {
+		case broker.ActionConnect:
+			return clientID != "banned"
+		case broker.ActionPublish:
+			return !strings.HasPrefix(resource, "secret/")
+		case broker.ActionSubscribe:
+			return resource != "admin/#"
+		default: // receive
+			return resource != "private/x"
+		}
+	}
+	b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithProfile(p))
+	ctx := testenv.Context(t)
+
+	_, err := openRaw(t, b.TCP(), 4).connect("banned", 60)
+	require.Error(t, err, "v3: closed without CONNACK")
+	ack, err := openRaw(t, b.TCP(), 5).connect("banned", 60)
+	require.NoError(t, err)
+	require.Equal(t, packets.ErrNotAuthorized.Code, ack.ReasonCode)
+
+	c := dialRaw(t, b.TCP(), "policed", 4, 60)
+	sub, err := c.subscribeAll("admin/#", "private/+")
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x80, 1}, sub.ReasonCodes)
+	require.NoError(t, b.Publish(ctx, "private/x", []byte("denied"), 0, false))
+	require.NoError(t, b.Publish(ctx, "private/y", []byte("allowed"), 0, false))
+	require.Equal(t, "private/y", c.nextPublish().TopicName, "the receive the policy denies is not delivered")
+	require.Equal(t, 1, b.Events.Count(broker.Match{Kind: broker.KindDropped, ClientID: "policed", Topic: "private/x"}))
+
+	c.publish("secret/plans", []byte("x"), 0, false)
+	require.NoError(t, c.closed())
+	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "policed"})
+	require.NoError(t, err)
+	require.Equal(t, broker.ReasonAuthError, d.Reason)
+}
+
+// MQTT 5 clients get AWS's CONNACK properties, and AWS's DISCONNECT reason
+// codes where it documents them.
+func TestProfileMQTT5(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t, broker.WithPlainTCP())
+	ack, err := openRaw(t, b.TCP(), 5).connect("v5-props", 5)
+	require.NoError(t, err)
+	pr := ack.Properties
+	require.Equal(t, uint16(100), pr.ReceiveMaximum)
+	require.Equal(t, byte(1), pr.MaximumQos)
+	require.Equal(t, uint16(8), pr.TopicAliasMaximum)
+	require.Equal(t, uint32(149504), pr.MaximumPacketSize)
+	require.Equal(t, byte(1), pr.RetainAvailable)
+	require.Equal(t, byte(1), pr.WildcardSubAvailable)
+	require.True(t, pr.SubIDAvailableFlag)
+	require.Equal(t, byte(0), pr.SubIDAvailable)
+	require.Equal(t, byte(1), pr.SharedSubAvailable)
+	require.Equal(t, uint16(30), pr.ServerKeepAlive, "keepalive 5 s is clamped to 30 s")
+
+	for _, tc := range []struct {
+		name string
+		send func(c *rawClient)
+		code byte
+	}{
+		{"QoS 2 publish", func(c *rawClient) { c.publish("q", []byte("x"), 2, false) }, packets.ErrQosNotSupported.Code},
+		{"subscription identifier", func(c *rawClient) {
+			c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+				Filters: packets.Subscriptions{{Filter: "s", Qos: 1, Identifier: 3}}, Properties: packets.Properties{SubscriptionIdentifier: []int{3}}})
+		}, packets.ErrSubscriptionIdentifiersNotSupported.Code},
+		{"topic alias above 8", func(c *rawClient) {
+			c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "t", Payload: []byte("x"),
+				Properties: packets.Properties{TopicAlias: 9, TopicAliasFlag: true}})
+		}, packets.ErrTopicAliasInvalid.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := dialRaw(t, b.TCP(), clientIDFor(tc.name), 5, 60)
+			tc.send(c)
+			pk, err := c.receive()
+			require.NoError(t, err)
+			require.Equal(t, packets.Disconnect, pk.FixedHeader.Type)
+			require.Equal(t, tc.code, pk.ReasonCode)
+			require.NoError(t, c.closed())
+		})
+	}
+}
+
+// An MQTT 5 client silent past its keepalive gets DISCONNECT 0x8D before
+// the close (AWS's "Keep Alive timeout"), exactly 45 s after its CONNACK
+// (keepalive 5 s, clamped to 30 s).
+func TestProfileMQTT5KeepaliveTimeout(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		c := dialRaw(t, b.TCP(), "v5-quiet", 5, 5)
+		connack := b.Events.Events(broker.Match{Kind: broker.KindConnack, ClientID: "v5-quiet"})[0]
+		d, err := b.Events.WaitFor(testenv.ContextFor(t, time.Minute), broker.Match{Kind: broker.KindDisconnect, ClientID: "v5-quiet"})
+		require.NoError(t, err)
+		require.Equal(t, 45*time.Second, d.At.Sub(connack.At))
+		pk, err := c.receive() // written before the close
+		require.NoError(t, err)
+		require.Equal(t, packets.Disconnect, pk.FixedHeader.Type)
+		require.Equal(t, packets.ErrKeepAliveTimeout.Code, pk.ReasonCode)
+	})
+}
+
+// AWS IoT Core refuses TLS connections without SNI; the profile records
+// the refusal, and with RequireSNI off records the CONNECT's empty server
+// name.
+func TestProfileRequiresSNI(t *testing.T) {
+	t.Parallel()
+	noSNI := func(b *broker.Broker) *tls.Config {
+		cfg := b.ClientTLSConfig()
+		cfg.ServerName = ""           // dialled by IP address: Go sends no SNI
+		cfg.InsecureSkipVerify = true // this test is about SNI, not verification
+		return cfg
+	}
+	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
+		b := broker.NewTLS(t)
+		_, err := tls.Dial("tcp", b.MTLS().Addr, noSNI(b))
+		require.Error(t, err)
+		f, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindTLSFailure})
+		require.NoError(t, err)
+		require.Contains(t, f.Cause, "no server name (SNI)")
+	})
+	t.Run("recorded", func(t *testing.T) {
+		t.Parallel()
+		p := broker.AWSIoTCore()
+		p.RequireSNI = false
+		b := broker.NewTLS(t, broker.WithProfile(p))
+		require.NoError(t, wait(newPaho(t, b.MTLS().Addr, noSNI(b), "no-sni").Connect()))
+		c, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindConnect, ClientID: "no-sni"})
+		require.NoError(t, err)
+		require.Empty(t, c.ServerName)
+	})
+}
+
+// A WebSocket connection ends at its lifetime (AWS: 24 h) as
+// WEBSOCKET_TTL_EXPIRATION; here a lifetime of 300 ms on real sockets.
+func TestProfileWebSocketLifetime(t *testing.T) {
+	t.Parallel()
+	p := broker.AWSIoTCore()
+	p.WebSocketLifetime = 300 * time.Millisecond
+	b := broker.NewTLS(t, broker.WithWebSocket(testCreds), broker.WithProfile(p))
+	presence, err := b.Subscribe(broker.TopicConnected + "ws-aging")
+	require.NoError(t, err)
+	ws, _, err := wsDial(t, b, presign(t, wsHost(b), "AKIDEXAMPLE", testCreds["AKIDEXAMPLE"], "iotdevicegateway", time.Now()))
+	require.NoError(t, err)
+	conn := wsconn.New(ws)
+	t.Cleanup(func() { conn.Close() })
+	c := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn), version: 4}
+	_, err = c.connect("ws-aging", 60)
+	require.NoError(t, err)
+	_, err = c.receive()
+	require.Error(t, err, "the broker closes the WebSocket")
+	ctx := testenv.Context(t)
+	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "ws-aging"})
+	require.NoError(t, err)
+	require.Equal(t, broker.ReasonWebSocketTTL, d.Reason)
+	connack, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: "ws-aging"})
+	require.NoError(t, err)
+	require.InDelta(t, 300*time.Millisecond, d.At.Sub(connack.At), float64(200*time.Millisecond), "a loaded machine may be late")
+	m, err := presence.Next(ctx)
+	require.NoError(t, err)
+	var e broker.PresenceEvent
+	require.NoError(t, json.Unmarshal(m.Payload, &e))
+	require.Equal(t, "AKIDEXAMPLE", e.PrincipalIdentifier, "over SigV4 the principal is the access key id")
+}

@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"strconv"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/iotmqtt/iotmqtt/internal/awsiot"
+)
+
+// maxMessageExpiry is AWS IoT Core's longest MQTT 5 message expiry, 7 days.
+const maxMessageExpiry = 604800
+
+// OnSubscribe keeps retained messages from wildcard filters: AWS IoT Core
+// sends a retained message only to a filter that names its topic exactly.
+func (h *profileHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if cl.Net.Inline {
+		return pk
+	}
+	for i, f := range pk.Filters {
+		if strings.ContainsAny(f.Filter, "+#") {
+			pk.Filters[i].RetainHandling = 2 // never send retained messages
+		}
+	}
+	return pk
+}
+
+// OnSubscribed ends the SUBSCRIBE's decisions and publishes the subscribed
+// event for the filters granted.
+func (h *profileHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	if st := h.state(cl); st != nil {
+		st.mu.Lock()
+		st.subscribing = nil
+		st.mu.Unlock()
+	}
+	var granted []string
+	for i, f := range pk.Filters {
+		if i < len(codes) && codes[i] < 0x80 {
+			granted = append(granted, f.Filter)
+		}
+	}
+	h.lifecycle.subscriptions(cl, "subscribed", granted)
+}
+
+// OnUnsubscribed publishes the unsubscribed event.
+func (h *profileHook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	var filters []string
+	for _, f := range pk.Filters {
+		filters = append(filters, f.Filter)
+	}
+	h.lifecycle.subscriptions(cl, "unsubscribed", filters)
+}
+
+// OnPublish discards publishes beyond PublishRate (no PUBACK), hands Basic
+// Ingest messages to nobody (PUBACK, no subscriber), and caps an MQTT 5
+// message expiry at AWS's 7 days.
+func (h *profileHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if st := h.state(cl); st != nil && st.inbound != nil && !st.inbound.Allow() {
+		v := &violation{ReasonThrottled, "over " + strconv.Itoa(h.p.PublishRate) + " publishes per second from this connection"}
+		if h.p.PublishRateExceeded == Close {
+			return pk, closeLink(cl, v)
+		}
+		h.drops.record(cl.ID, pk, v.Error())
+		return pk, packets.ErrRejectPacket
+	}
+	if h.p.ReservedTopics && strings.HasPrefix(pk.TopicName, awsiot.BasicIngestPrefix) {
+		return pk, packets.CodeSuccessIgnore
+	}
+	if pk.Properties.MessageExpiryInterval > maxMessageExpiry {
+		pk.Properties.MessageExpiryInterval = maxMessageExpiry
+	}
+	return pk, nil
+}
+
+// allows decides mochi's OnACLCheck for the profile: for a filter of the
+// SUBSCRIBE being processed, the verdict readSubscribe reached; for a
+// delivery, whether AWS IoT Core would deliver topic to cl at all (its
+// "a/#" does not match "a"), whether the Policy lets cl receive it, and
+// whether cl's publish rate has room. Publishes were decided on reading.
+func (h *profileHook) allows(cl *mqtt.Client, topic string, write bool) bool {
+	if write || cl.Net.Inline {
+		return true
+	}
+	st := h.state(cl)
+	if st != nil {
+		st.mu.Lock()
+		verdict, subscribing := st.subscribing[topic]
+		st.mu.Unlock()
+		if subscribing {
+			return verdict
+		}
+	}
+	if !subscribedAWS(cl, topic) {
+		return false
+	}
+	pk := packets.Packet{TopicName: topic}
+	if h.p.Policy != nil && !h.p.Policy(cl.ID, ActionReceive, topic) {
+		h.drops.record(cl.ID, pk, "the policy denies iot:Receive for "+quoteTopic(topic))
+		return false
+	}
+	if st != nil && st.outbound != nil && !st.outbound.Allow() {
+		h.drops.record(cl.ID, pk, ReasonThrottled+": over "+strconv.Itoa(h.p.PublishRate)+" publishes per second to this connection")
+		return false
+	}
+	return true
+}
+
+// subscribedAWS says whether one of cl's filters matches topic as AWS IoT
+// Core matches (mochi matched it already, also where "a/#" meets "a").
+func subscribedAWS(cl *mqtt.Client, topic string) bool {
+	for f := range cl.State.Subscriptions.GetAll() {
+		if matchesAWS(stripShare(f), topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripShare returns a shared filter's topic filter.
+func stripShare(filter string) string {
+	if !strings.HasPrefix(filter, awsiot.SharedPrefix) {
+		return filter
+	}
+	if parts := strings.SplitN(filter, "/", 3); len(parts) == 3 {
+		return parts[2]
+	}
+	return filter
+}

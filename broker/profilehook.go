@@ -1,0 +1,246 @@
+package broker
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/time/rate"
+
+	"github.com/iotmqtt/iotmqtt/internal/awsiot"
+)
+
+// profileHook makes mochi answer as AWS IoT Core does (Profile). It is
+// added after the recorder, so the recorder sees an offending packet before
+// the link closes. Its ACL decisions are not a hook of their own (mochi ORs
+// OnACLCheck across hooks, so a deny would be overridden): controlHook asks
+// allows.
+type profileHook struct {
+	mqtt.HookBase
+	p         *Profile
+	srv       *mqtt.Server
+	drops     *drops
+	connects  *connectLimiter // shared by the broker's servers, so Restart keeps it
+	lifecycle *lifecycle
+	sessions  *sessionTimers
+	// refused records a connection the profile refused before its session
+	// began (mochi calls no OnDisconnect for it).
+	refused func(cl *mqtt.Client, clientID string, v *violation)
+
+	mu      sync.Mutex // guards clients
+	clients map[*mqtt.Client]*clientState
+}
+
+// clientState is what the profile keeps for one connection.
+type clientState struct {
+	inbound, outbound *rate.Limiter // PublishRate; nil without one
+	lifetime          *time.Timer   // WebSocketLifetime / ConnectionLifetime
+
+	mu sync.Mutex // guards subscribing
+	// subscribing holds the filters of the SUBSCRIBE being processed, and
+	// whether each may be granted, for mochi's OnACLCheck of each filter
+	// (the same call it makes for deliveries).
+	subscribing map[string]bool
+}
+
+func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLimiter, lc *lifecycle,
+	refused func(*mqtt.Client, string, *violation)) *profileHook {
+	return &profileHook{
+		p: p, srv: srv, drops: d, connects: connects, lifecycle: lc, refused: refused,
+		sessions: newSessionTimers(srv), clients: make(map[*mqtt.Client]*clientState),
+	}
+}
+
+func (h *profileHook) ID() string { return "iotmqtt-aws-profile" }
+
+func (h *profileHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
+		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnDisconnect,
+		mqtt.OnPacketEncode,
+	}, []byte{b})
+}
+
+// Stop stops the profile's timers when mochi closes.
+func (h *profileHook) Stop() error {
+	h.sessions.stop()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range h.clients {
+		if st.lifetime != nil {
+			st.lifetime.Stop()
+		}
+	}
+	return nil
+}
+
+func (h *profileHook) state(cl *mqtt.Client) *clientState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.clients[cl]
+}
+
+// closeLink ends the connection for a violation: mochi stops reading and
+// closes it, with v as the stop cause the recorder and the lifecycle event
+// report. An MQTT 5 client first gets a DISCONNECT with v5Code, if given.
+func closeLink(cl *mqtt.Client, v *violation, v5Code ...packets.Code) error {
+	if cl.Properties.ProtocolVersion == 5 && len(v5Code) > 0 {
+		_ = cl.WritePacket(packets.Packet{ // best effort: the link closes next either way
+			FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
+			ReasonCode:  v5Code[0].Code,
+		})
+	}
+	cl.Stop(v)
+	return packets.ErrRejectPacket
+}
+
+// OnConnect refuses, without CONNACK over 3.1.1 (AWS hangs up), a client
+// id AWS refuses, a CONNECT the Policy denies and a CONNECT that comes
+// sooner than ConnectInterval after the last one with the same client id.
+// MQTT 5 clients get AWS's CONNACK codes for the first two.
+func (h *profileHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	id := pk.Connect.ClientIdentifier
+	refuse := func(v *violation, v5 packets.Code) error { return h.refuse(cl, id, v, v5) }
+	if h.p.MaxClientIDBytes > 0 {
+		if err := checkClientID(id, h.p.MaxClientIDBytes); err != nil {
+			return refuse(clientError("client id "+err.Error()), packets.ErrClientIdentifierNotValid)
+		}
+	}
+	if strings.HasPrefix(id, "$") {
+		return refuse(clientError("client id "+quoteTopic(id)+" starts with $, which AWS IoT Core reserves"), packets.ErrClientIdentifierNotValid)
+	}
+	if h.p.Policy != nil && !h.p.Policy(id, ActionConnect, id) {
+		return refuse(&violation{ReasonAuthError, "the policy denies iot:Connect for " + quoteTopic(id)}, packets.ErrNotAuthorized)
+	}
+	if id == "" && cl.Properties.ProtocolVersion == 5 {
+		cl.ID = "$GEN/" + newSessionID()
+		cl.Properties.Props.AssignedClientID = cl.ID
+	}
+	if since, ok := h.connects.admit(cl.ID); !ok {
+		return refuse(&violation{ReasonThrottled, "a CONNECT with this client id came " + since.String() +
+			" after the last one; AWS IoT Core allows one per " + h.p.ConnectInterval.String()}, packets.Code{})
+	}
+	return nil
+}
+
+// refuse ends a connection before its session begins, as AWS IoT Core
+// does: an MQTT 5 client gets a CONNACK with v5 (if it has a code), an
+// MQTT 3.1.1 client no CONNACK. The refusal is recorded.
+func (h *profileHook) refuse(cl *mqtt.Client, clientID string, v *violation, v5 packets.Code) error {
+	if cl.Properties.ProtocolVersion == 5 && v5.Code != 0 {
+		_ = h.srv.SendConnack(cl, v5, false, nil) // best effort: the link closes next
+	}
+	h.refused(cl, clientID, v)
+	cl.Stop(v)
+	return v
+}
+
+func checkClientID(id string, limit int) error {
+	if limit == awsiot.MaxClientIDBytes {
+		return awsiot.CheckClientID(id)
+	}
+	if len(id) > limit {
+		return errTooLong(len(id), limit)
+	}
+	return nil
+}
+
+// OnSessionEstablish drops a persistent session of the other MQTT version
+// (AWS resumes no session across versions) if its client is offline.
+func (h *profileHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	h.sessions.cancel(cl.ID)
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || !old.Closed() || old.Properties.ProtocolVersion == cl.Properties.ProtocolVersion {
+		return
+	}
+	h.srv.UnsubscribeClient(old)
+	old.ClearInflights()
+	h.srv.Clients.Delete(old.ID)
+}
+
+// OnSessionEstablished starts the connection's limits: unacknowledged
+// deliveries, publish rate, lifetime; and publishes the connected event.
+func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if n := h.p.MaxUnackedOutbound; n > 0 {
+		if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && rm < n {
+			n = rm
+		}
+		cl.State.Inflight.ResetSendQuota(int32(n))
+	}
+	st := &clientState{subscribing: make(map[string]bool)}
+	if r := h.p.PublishRate; r > 0 {
+		per := rate.Limit(float64(r) / h.p.TimeScale)
+		st.inbound, st.outbound = rate.NewLimiter(per, r), rate.NewLimiter(per, r)
+	}
+	if v, d := h.lifetimeOf(cl); d > 0 {
+		st.lifetime = time.AfterFunc(d, func() { cl.Stop(v) })
+	}
+	h.mu.Lock()
+	h.clients[cl] = st
+	h.mu.Unlock()
+	h.lifecycle.connected(cl)
+}
+
+// lifetimeOf returns how long cl's connection may last, and the cause it
+// ends with then.
+func (h *profileHook) lifetimeOf(cl *mqtt.Client) (*violation, time.Duration) {
+	if cl.Net.Listener == ListenerWSS {
+		return &violation{ReasonWebSocketTTL, "the WebSocket connection reached its lifetime of " + h.p.WebSocketLifetime.String()},
+			h.p.scaled(h.p.WebSocketLifetime)
+	}
+	return &violation{ReasonServerInitiated, "the connection reached its lifetime of " + h.p.ConnectionLifetime.String()},
+		h.p.scaled(h.p.ConnectionLifetime)
+}
+
+// OnDisconnect ends the connection's state, publishes the disconnected
+// event, and starts the expiry of a persistent session.
+func (h *profileHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.mu.Lock()
+	st := h.clients[cl]
+	delete(h.clients, cl)
+	h.mu.Unlock()
+	if st == nil {
+		return
+	}
+	if st.lifetime != nil {
+		st.lifetime.Stop()
+	}
+	if cause := cl.StopCause(); cause != nil {
+		err = cause
+	}
+	h.lifecycle.disconnected(cl, err)
+	if !expire && !cl.IsTakenOver() {
+		h.sessions.expireLater(cl, h.sessionExpiry(cl))
+	}
+}
+
+// sessionExpiry is how long cl's session outlives its connection: the
+// profile's SessionExpiry, or less if an MQTT 5 client asked for less.
+func (h *profileHook) sessionExpiry(cl *mqtt.Client) time.Duration {
+	d := h.p.SessionExpiry
+	if cl.Properties.ProtocolVersion == 5 {
+		if asked := time.Duration(cl.Properties.Props.SessionExpiryInterval) * time.Second; d == 0 || asked < d {
+			d = asked
+		}
+	}
+	return h.p.scaled(d)
+}
+
+// OnPacketEncode adds AWS's MQTT 5 CONNACK properties (mochi sends only
+// some of them).
+func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Connack || cl.Properties.ProtocolVersion != 5 || pk.ReasonCode != 0 {
+		return pk
+	}
+	pr := &pk.Properties
+	pr.TopicAliasMaximum = awsTopicAliasMaximum
+	pr.MaximumPacketSize = h.srv.Options.Capabilities.MaximumPacketSize
+	pr.RetainAvailableFlag, pr.RetainAvailable = true, 1
+	pr.WildcardSubAvailableFlag, pr.WildcardSubAvailable = true, 1
+	pr.SubIDAvailableFlag, pr.SubIDAvailable = true, 0
+	pr.SharedSubAvailableFlag, pr.SharedSubAvailable = true, 1
+	return pk
+}
