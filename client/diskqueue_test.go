@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -56,11 +57,12 @@ func TestQueueDirSurvivesARestart(t *testing.T) {
 	for _, mode := range syncModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := virtualBroker(t)
+				b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 				ctx := testenv.Context(t)
 				dir := t.TempDir()
 				var logs testenv.Buffer
 				cfg := queueDirConfig(b, "restart", dir, mode, &logs)
+				cfg.ConfigureDrainingFrequency(20) // 50 ms
 				first := testenv.Connect(t, cfg)
 				goOffline(t, b, first)
 				for i := range 10 {
@@ -77,7 +79,12 @@ func TestQueueDirSurvivesARestart(t *testing.T) {
 				mark := b.Events.Seq()
 				require.NoError(t, b.SetFault(broker.Refuse, false))
 				require.NoError(t, second.Connect(ctx))
-				require.Equal(t, numbers(0, 10), arrivals(t, b, "restart", mark, 10), "in order")
+				drained, err := b.Events.WaitForN(ctx, 10, broker.Match{Kind: broker.KindPublish, ClientID: "restart", After: mark})
+				require.NoError(t, err)
+				require.Equal(t, numbers(0, 10), payloads(drained), "in order")
+				for i := 1; i < len(drained); i++ {
+					require.Equal(t, 50*time.Millisecond, drained[i].At.Sub(drained[i-1].At), "gap %d: exactly 1/20 Hz", i)
+				}
 				testenv.WaitStatus(t, second, client.StatusStable)
 				out, err := second.Publish(ctx, "restart/t", []byte("end"), client.QoS1)
 				require.NoError(t, err)
@@ -121,7 +128,7 @@ func TestQueueDirKeepsTheDropBehaviour(t *testing.T) {
 		for _, mode := range syncModes {
 			t.Run(fmt.Sprintf("drop %d, sync %s", tt.drop, mode), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					b := virtualBroker(t)
+					b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 					var logs testenv.Buffer
 					cfg := queueDirConfig(b, "bounded", t.TempDir(), mode, &logs)
 					cfg.ConfigureOfflinePublishQueueing(3, tt.drop)
@@ -164,7 +171,7 @@ func TestQueueDirKeepsTheDropBehaviour(t *testing.T) {
 func TestUnacknowledgedPublishIsKeptOnDisk(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := virtualBroker(t)
+		b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 		var logs testenv.Buffer
 		cfg := queueDirConfig(b, "unacked", t.TempDir(), client.SyncEachRequest, &logs)
 		c := testenv.Connect(t, cfg)
@@ -193,7 +200,7 @@ func TestUnacknowledgedPublishIsKeptOnDisk(t *testing.T) {
 func TestSubscriptionsAreNotStored(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := virtualBroker(t)
+		b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 		ctx := testenv.Context(t)
 		var logs testenv.Buffer
 		cfg := queueDirConfig(b, "subs", t.TempDir(), client.SyncEachRequest, &logs)
@@ -225,7 +232,7 @@ func TestFullDiskIsAnErrorOnTheCall(t *testing.T) {
 			t.Run(fmt.Sprintf("limit %d, sync %s", limit, mode), func(t *testing.T) {
 				dir := testenv.SmallFileSystem(t, 64<<10)
 				synctest.Test(t, func(t *testing.T) {
-					b := virtualBroker(t)
+					b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 					ctx := testenv.Context(t)
 					var logs testenv.Buffer
 					cfg := queueDirConfig(b, "full", dir, mode, &logs)
@@ -275,7 +282,7 @@ func TestFullDiskIsAnErrorOnTheCall(t *testing.T) {
 func TestTornTailIsSkipped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := virtualBroker(t)
+		b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 		ctx := testenv.Context(t)
 		dir := t.TempDir()
 		var logs testenv.Buffer
