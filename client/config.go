@@ -157,8 +157,9 @@ type Config struct {
 	// OfflineQueueDir, if set, keeps the queue's publishes in this
 	// directory (created if needed), so that they survive the process: New
 	// restores what an earlier client left there (QueuedRequests counts
-	// it, a log line says so) and Connect drains it, in order, with every
-	// rule of the queue kept. One client at a time may have a directory
+	// it, a log line says so; beyond OfflineQueueLimit, OfflineQueueDrop
+	// picks what stays) and Connect drains it, in order, with every rule
+	// of the queue kept. One client at a time may have a directory
 	// (New returns ErrQueueDirInUse); Close releases it. OfflineQueueSync
 	// says when a queued publish is on disk: SyncEachRequest (the default)
 	// or SyncBatched, fsynced at most OfflineQueueSyncDelay (default
@@ -250,9 +251,6 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.OperationTimeout, DefaultOperationTimeout)
 	setDuration(&c.KeepAlive, DefaultKeepAlive)
 	setDuration(&c.PingTimeout, DefaultPingTimeout)
-	if c.OfflineQueueDir != "" {
-		setDuration(&c.OfflineQueueSyncDelay, DefaultOfflineQueueSyncDelay)
-	}
 	if c.DrainingFrequency == 0 {
 		c.DrainingFrequency = DefaultDrainingFrequency
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,8 +48,7 @@ func (q QueueSync) String() string {
 	}
 }
 
-// validateOfflineQueueDir checks the fields of the persistent queue, on a
-// Config with its defaults applied.
+// validateOfflineQueueDir checks the fields of the persistent queue.
 func (c *Config) validateOfflineQueueDir() error {
 	switch {
 	case c.OfflineQueueDir == "" && (c.OfflineQueueSync != SyncEachRequest || c.OfflineQueueSyncDelay != 0):
@@ -114,6 +114,7 @@ func openDiskQueue(cfg *Config, logger *slog.Logger) (*diskQueue, []*request, ui
 		}
 		restored = append(restored, r)
 	}
+	restored = d.trimToLimit(restored, cfg.OfflineQueueLimit, cfg.OfflineQueueDrop)
 	if d.batch.Len() > 0 {
 		if _, err := log.Write(&d.batch); err != nil {
 			logger.Warn("client: offline queue: could not delete the requests that cannot be sent", "error", err)
@@ -121,10 +122,31 @@ func openDiskQueue(cfg *Config, logger *slog.Logger) (*diskQueue, []*request, ui
 		d.batch.Reset()
 	}
 	if d.mode == SyncBatched {
-		d.syncer = startBatchSyncer(log, cfg.OfflineQueueSyncDelay, logger)
+		d.syncer = startBatchSyncer(log, cmp.Or(cfg.OfflineQueueSyncDelay, DefaultOfflineQueueSyncDelay), logger)
 	}
 	logger.Info("client: offline queue opened", "dir", dir, "restored", len(restored), "sync", d.mode)
 	return d, restored, contents.MaxID, nil
+}
+
+// trimToLimit applies the queue's limit to the restored publishes, as if
+// they were queued again in order (an earlier process may have had a
+// larger limit): DropNewest keeps the oldest limit of them, DropOldest the
+// newest. The records of those dropped join the batch as deletions, and a
+// log line says how many went.
+func (d *diskQueue) trimToLimit(restored []*request, limit int, drop DropBehavior) []*request {
+	if limit <= 0 || len(restored) <= limit {
+		return restored
+	}
+	kept, dropped := restored[:limit], restored[limit:]
+	if drop == DropOldest {
+		kept, dropped = restored[len(restored)-limit:], restored[:len(restored)-limit]
+	}
+	for _, r := range dropped {
+		d.batch.Delete(r.seq)
+	}
+	d.logger.Warn("client: offline queue: more publishes restored than OfflineQueueLimit; dropped as the drop behaviour says",
+		"restored", len(restored), "dropped", len(dropped), "limit", limit, "drop", drop)
+	return kept
 }
 
 // decodeRecord makes the queued publish a record holds, checked as a new

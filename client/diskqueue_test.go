@@ -126,7 +126,7 @@ func TestQueueDirKeepsTheDropBehaviour(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, mode := range syncModes {
-			t.Run(fmt.Sprintf("drop %d, sync %s", tt.drop, mode), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s, sync %s", tt.drop, mode), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 					var logs testenv.Buffer
@@ -376,6 +376,51 @@ func TestQueueDirConfigErrors(t *testing.T) {
 			require.Equal(t, tt.field, ce.Field)
 			require.ErrorIs(t, err, client.ErrInvalidConfig)
 			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+// A restarted client with a smaller limit than the queue it finds applies
+// its drop behaviour to what it restores, as if queueing it again in order,
+// says so, and deletes what it dropped from the directory.
+func TestRestoredQueueOverTheLimitIsTrimmed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		drop client.DropBehavior
+		kept []string
+	}{
+		{client.DropNewest, numbers(0, 3)},
+		{client.DropOldest, numbers(2, 5)},
+	} {
+		t.Run(tt.drop.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
+				ctx := testenv.Context(t)
+				var logs testenv.Buffer
+				cfg := queueDirConfig(b, "trim", t.TempDir(), client.SyncEachRequest, &logs)
+				first := testenv.Connect(t, cfg)
+				goOffline(t, b, first)
+				for i := range 5 {
+					_, err := first.Publish(ctx, "trim/t", []byte(strconv.Itoa(i)), client.QoS1)
+					require.NoError(t, err)
+				}
+				require.NoError(t, first.Close())
+
+				bounded := cfg
+				bounded.ConfigureOfflinePublishQueueing(3, tt.drop)
+				second := testenv.NewClient(t, bounded)
+				require.Equal(t, 3, second.QueuedRequests())
+				require.Contains(t, logs.String(), "more publishes restored than OfflineQueueLimit")
+				require.Contains(t, logs.String(), "restored=5 dropped=2 limit=3 drop="+tt.drop.String())
+				require.NoError(t, second.Close())
+
+				third := testenv.NewClient(t, cfg)
+				require.Equal(t, 3, third.QueuedRequests(), "the dropped ones left the directory")
+				mark := b.Events.Seq()
+				require.NoError(t, b.SetFault(broker.Refuse, false))
+				require.NoError(t, third.Connect(ctx))
+				require.Equal(t, tt.kept, arrivals(t, b, "trim", mark, 3))
+			})
 		})
 	}
 }

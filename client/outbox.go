@@ -1,5 +1,19 @@
 package client
 
+import "fmt"
+
+// String names the drop behaviour as its constant does.
+func (d DropBehavior) String() string {
+	switch d {
+	case DropNewest:
+		return "DropNewest"
+	case DropOldest:
+		return "DropOldest"
+	default:
+		return fmt.Sprintf("DropBehavior(%d)", int(d))
+	}
+}
+
 // outbox holds every accepted, unfinished request in acceptance order: those
 // in flight on a connection and those queued for it or the next one. It
 // applies the offline-queue policy. Requests go in flight from the front of

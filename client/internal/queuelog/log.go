@@ -264,6 +264,13 @@ func (l *Log) Written() int64 {
 	return l.written
 }
 
+// Unsynced is how many bytes written no fsync has covered yet.
+func (l *Log) Unsynced() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.written - l.synced
+}
+
 // NeedsCompaction reports whether the file holds CompactAt bytes or more
 // and at least three quarters of its records have been deleted, or
 // CompactAt/16 and all of them.
