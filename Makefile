@@ -1,11 +1,12 @@
-# iotmqtt — common tasks. Everything installs through the Go toolchain.
+# iotmqtt — common tasks. Everything installs through the Go toolchain (and npm, for the
+# JavaScript interop test in interop/js).
 
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 ARGS        ?=
 
-.PHONY: all test lint fmt vet run shadow bench test-realtime test-mosquitto tidy
+.PHONY: all test lint fmt vet run shadow broker js-deps bench test-realtime test-mosquitto tidy
 
 all: lint test
 
@@ -13,7 +14,7 @@ all: lint test
 ## GORACE=atexit_sleep_ms=0: the race detector otherwise sleeps 1 s as each
 ## test binary exits, for goroutines still running to report; goleak already
 ## fails any package that leaves one.
-test: vet
+test: vet js-deps
 	GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 ## lint: gofmt, go vet and staticcheck.
@@ -46,6 +47,18 @@ run:
 SHADOW_ARGS = $(if $(ARGS),$(ARGS),--count 10)
 shadow:
 	$(GO) run ./cmd/basicshadow $(SHADOW_ARGS)
+
+## broker: iotbroker, the harness as a local AWS IoT endpoint for any SDK: mutual TLS on
+## 127.0.0.1:8883, the device kit in ./iotbroker-kit, the control API and live page on
+## http://127.0.0.1:9883 (other flags: make broker ARGS="--alpn 127.0.0.1:443 --tcp 127.0.0.1:1883").
+broker:
+	$(GO) run ./cmd/iotbroker $(ARGS)
+
+## js-deps: AWS's JavaScript device SDK for the interop test (interop/js), when node is
+## there and the lock file changed since the last install.
+js-deps:
+	@if command -v npm >/dev/null && [ ! interop/js/node_modules/.package-lock.json -nt interop/js/package-lock.json ]; then \
+		cd interop/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null; fi
 
 ## bench: Go benchmarks, then the report (one table, also written to bench/RESULTS.md);
 ## fails if a target is missed. Against another broker: make bench REPORT_ARGS="-endpoint H -rootCA F -cert F -key F".

@@ -159,7 +159,9 @@ func (b *Broker) makeCredentials() error {
 		}
 		b.CA = ca
 	}
-	server, err := b.CA.IssueServer(b.cfg.hosts)
+	// The server certificate lasts as long as the CA, so a broker given a
+	// long-lived CA (WithCA) can run as long as its devices' certificates.
+	server, err := b.CA.IssueServer(b.cfg.hosts, certs.WithValidityPeriod(time.Now().Add(-time.Minute), b.CA.Cert.NotAfter))
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}

@@ -531,7 +531,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 	got := make(chan struct{}, 1)
 	require.NoError(t, wait(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
 	require.NoError(t, b.Publish(ctx, "secret/x", []byte("p"), 1, false))
-	<-got
+	testenv.Receive(t, ctx, got, "the delivery")
 	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliver, ClientID: "subber"})
 	require.NoError(t, err)
 	a, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliveryAck, ClientID: "subber"})

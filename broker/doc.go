@@ -59,6 +59,25 @@
 // (see WithEventLimit); a wait whose events were discarded before it saw
 // them fails with ErrEventsDiscarded rather than missing them.
 //
+// # The AWS IoT Core profile
+//
+// By default the broker behaves like AWS IoT Core (AWSIoTCore, see
+// Profile): QoS 0 and 1 only, 128 KiB payloads, topics of at most 256
+// bytes and 7 slashes, 8 filters per SUBSCRIBE and 50 subscriptions per
+// connection, 128-byte client ids, one CONNECT per second per client id,
+// 100 publishes per second and 512 KiB/s per connection, at most 100
+// unacknowledged QoS 1 deliveries, keepalive clamped to 30–1200 s,
+// retained messages only to exact filters, "#" not matching its parent,
+// only AWS's reserved $aws topics, Basic Ingest, SNI required, a 1 h
+// session expiry, the 24 h WebSocket lifetime, and lifecycle events on
+// $aws/events/…. Over MQTT 3.1.1 it answers a violation as AWS does, by
+// closing the connection without a reply; the recorder says why
+// (Event.Cause, Event.Reason). WithPlainMQTT gives plain mochi; WithProfile
+// another profile (Profile.TimeScale shortens AWS's timers for tests on
+// real sockets; Profile.Policy decides as an AWS IoT policy would). The
+// README lists every behaviour with AWS's documentation and the defaults
+// chosen where AWS's answer is not documented.
+//
 // # Device Shadow
 //
 // The broker answers the AWS IoT Device Shadow protocol for classic and
@@ -87,12 +106,13 @@
 // # What the harness does not do
 //
 // It speaks MQTT 3.1.1 and 5 as mochi does, plus what this package adds;
-// it is not AWS IoT Core: no IoT policies, no thing registry, no rules
-// engine, no Jobs (of AWS's services it has the Device Shadow, above). It
+// it is not AWS IoT Core: policies are Go functions (Profile.Policy), no
+// thing registry, no rules engine, no Jobs (of AWS's services it has the
+// Device Shadow, above); the profile's gaps are listed in the README. It
 // runs on loopback (or in memory) only, with one process's worth of
 // clients: it measures a device, not a fleet. Link faults act on TCP
-// connections as a whole (no packet loss, reordering, latency or
-// bandwidth shaping). It keeps sessions and retained messages in
+// connections as a whole (no packet loss, reordering or latency; the only
+// shaping is the profile's throughput limit). It keeps sessions and retained messages in
 // memory: Restart loses them, as a broker restart without persistence
 // would.
 package broker

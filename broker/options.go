@@ -45,7 +45,8 @@ func WithListenAddr(name, addr string) Option {
 	}
 }
 
-// WithCA uses ca instead of a freshly generated CA.
+// WithCA uses ca instead of a freshly generated CA; the server certificate
+// is valid as long as ca.
 func WithCA(ca *certs.CA) Option { return func(c *config) { c.ca = ca } }
 
 // WithHosts sets the names and addresses in the server certificate (default

@@ -1,9 +1,11 @@
 package certs_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/iotmqtt/iotmqtt/certs"
 )
@@ -38,4 +40,28 @@ func Example() {
 	// basicPubSub.cert.pem -rw-r--r--
 	// basicPubSub.private.key -rw-------
 	// basicPubSub.public.key -rw-r--r--
+}
+
+// Keep a CA in a directory, so that devices issued by it keep working when a
+// local broker starts again.
+func ExampleLoadOrNewCA() {
+	dir, err := os.MkdirTemp("", "kit")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	first, created, err := certs.LoadOrNewCA(dir, certs.WithValidity(365*24*time.Hour))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("created:", created)
+	again, created, err := certs.LoadOrNewCA(dir)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("created:", created, "same CA:", bytes.Equal(first.Cert.Raw, again.Cert.Raw))
+	// Output:
+	// created: true
+	// created: false same CA: true
 }

@@ -24,22 +24,25 @@ func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 	c := testenv.Connect(t, deviceConfig(b, "slowpoke"))
 	_, err := c.Subscribe(ctx, "slow", client.QoS1, func(client.Message) {
 		entered <- struct{}{}
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
 	})
 	require.NoError(t, err)
 
 	for range 3 {
 		require.NoError(t, b.Publish(ctx, "slow", []byte("x"), 1, false))
 	}
-	<-entered
+	testenv.Receive(t, ctx, entered, "the first callback")
 	_, err = b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindDeliveryAck, ClientID: "slowpoke"})
 	require.NoError(t, err, "all three acknowledged while the first callback blocks")
 	out, err := c.Publish(ctx, "other", []byte("y"), client.QoS1)
 	require.NoError(t, err, "the client's own requests are not held up either")
 	require.Equal(t, client.Sent, out)
 	close(release)
-	<-entered
-	<-entered
+	testenv.Receive(t, ctx, entered, "the second callback")
+	testenv.Receive(t, ctx, entered, "the third callback")
 }
 
 func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {

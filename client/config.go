@@ -222,8 +222,14 @@ type Config struct {
 	// request at Debug). Default: discarded.
 	Logger *slog.Logger
 	// MaxPayloadSize is the largest accepted payload (default 128 KiB,
-	// AWS IoT Core's limit).
+	// AWS IoT Core's limit; with PlainMQTT, MQTT's 256 MiB).
 	MaxPayloadSize int
+	// PlainMQTT is for a broker other than AWS IoT Core: the client no
+	// longer refuses what AWS would close the connection for but MQTT
+	// allows (topics over 256 bytes or 7 slashes, client ids over 128
+	// bytes, payloads over 128 KiB unless MaxPayloadSize says so). Default:
+	// AWS IoT Core's limits apply.
+	PlainMQTT bool
 }
 
 // DefaultConfig returns the configuration AWSIoTMQTTClient(clientID) starts
@@ -259,6 +265,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPayloadSize == 0 {
 		c.MaxPayloadSize = DefaultMaxPayloadSize
+		if c.PlainMQTT {
+			c.MaxPayloadSize = maxMQTTPayload
+		}
 	}
 	return c
 }

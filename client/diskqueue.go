@@ -106,7 +106,7 @@ func openDiskQueue(cfg *Config, logger *slog.Logger) (*diskQueue, []*request, ui
 	d := &diskQueue{dir: dir, log: log, logger: logger, mode: cfg.OfflineQueueSync}
 	var restored []*request
 	for _, rec := range contents.Records {
-		r, err := decodeRecord(rec, cfg.MaxPayloadSize)
+		r, err := decodeRecord(rec, cfg)
 		if err != nil {
 			logger.Warn("client: offline queue: a stored request cannot be sent; dropped", "id", rec.ID, "error", err)
 			d.batch.Delete(rec.ID)
@@ -150,8 +150,8 @@ func (d *diskQueue) trimToLimit(restored []*request, limit int, drop DropBehavio
 }
 
 // decodeRecord makes the queued publish a record holds, checked as a new
-// one would be.
-func decodeRecord(rec queuelog.Record, maxPayload int) (*request, error) {
+// one would be (a record written under other settings may not pass).
+func decodeRecord(rec queuelog.Record, cfg *Config) (*request, error) {
 	b := rec.Data
 	if len(b) < 3 || b[0] != recordPublish {
 		return nil, errors.New("not a publish record")
@@ -163,13 +163,14 @@ func decodeRecord(rec queuelog.Record, maxPayload int) (*request, error) {
 	}
 	topic := string(b[2+k : 2+k+int(n)])
 	payload := b[2+k+int(n):]
+	if err := cfg.checkTopicName(topic); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, topic, err)
+	}
 	switch {
-	case validateTopicName(topic) != nil:
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, topic, validateTopicName(topic))
 	case qos > QoS1:
 		return nil, fmt.Errorf("%w: got %d", ErrInvalidQoS, qos)
-	case len(payload) > maxPayload:
-		return nil, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(payload), maxPayload)
+	case len(payload) > cfg.MaxPayloadSize:
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(payload), cfg.MaxPayloadSize)
 	}
 	return &request{kind: kindPublish, topic: topic, qos: qos, payload: payload, seq: rec.ID, stored: true}, nil
 }

@@ -424,3 +424,32 @@ func TestRestoredQueueOverTheLimitIsTrimmed(t *testing.T) {
 		})
 	}
 }
+
+// A stored publish the restarted client's settings refuse (here a topic
+// AWS IoT Core would close the connection for, stored under PlainMQTT) is
+// dropped with a log line naming it, not sent; the rest is restored.
+func TestStoredPublishTheSettingsRefuseIsDropped(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t)
+	ctx := testenv.Context(t)
+	var logs testenv.Buffer
+	cfg := queueDirConfig(b, "refused", t.TempDir(), client.SyncEachRequest, &logs)
+	plain := cfg
+	plain.PlainMQTT = true
+	first := testenv.Connect(t, plain)
+	goOffline(t, b, first)
+	deep := "a/b/c/d/e/f/g/h/i" // 8 slashes: AWS allows 7
+	for _, topic := range []string{"refused/ok", deep} {
+		out, err := first.Publish(ctx, topic, []byte("x"), client.QoS1)
+		require.NoError(t, err)
+		require.Equal(t, client.Queued, out)
+	}
+	require.NoError(t, first.Close())
+
+	again := testenv.NewClient(t, cfg)
+	require.Equal(t, 1, again.QueuedRequests())
+	require.Contains(t, logs.String(), "offline queue: a stored request cannot be sent; dropped")
+	require.Contains(t, logs.String(), deep)
+	require.NoError(t, again.Close())
+	require.Equal(t, 1, testenv.NewClient(t, cfg).QueuedRequests(), "its record was deleted")
+}

@@ -39,7 +39,8 @@ func Example_basicPubSub() {
 	}
 
 	// Connect and subscribe to AWS IoT
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if err := myAWSIoTMQTTClient.Connect(ctx); err != nil {
 		panic(err)
 	}
@@ -63,7 +64,11 @@ func Example_basicPubSub() {
 		if _, err := myAWSIoTMQTTClient.Publish(ctx, topic, messageJSON, client.QoS1); err != nil {
 			panic(err)
 		}
-		<-received
+		select {
+		case <-received:
+		case <-ctx.Done():
+			panic("no message in 10 s")
+		}
 	}
 	if err := myAWSIoTMQTTClient.Disconnect(ctx); err != nil {
 		panic(err)
@@ -96,7 +101,8 @@ func ExampleClient_Publish_offline() {
 	if err != nil {
 		panic(err)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		panic(err)
 	}
@@ -104,7 +110,11 @@ func ExampleClient_Publish_offline() {
 
 	b.SetFault(broker.Refuse, true)
 	b.CutLinks(broker.FIN)
-	<-offline
+	select {
+	case <-offline:
+	case <-ctx.Done():
+		panic("still online after 10 s")
+	}
 	out, err := c.Publish(ctx, "telemetry", []byte("42"), client.QoS1)
 	fmt.Println(out, err)
 

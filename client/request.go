@@ -90,7 +90,7 @@ type request struct {
 // newPublish validates a publish and makes its request; with copied, the
 // request holds a pooled copy of payload.
 func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(error), copied bool) (*request, error) {
-	if err := validateTopicName(topic); err != nil {
+	if err := c.cfg.checkTopicName(topic); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, topic, err)
 	}
 	if qos > QoS1 {
@@ -108,7 +108,7 @@ func (c *Client) newPublish(topic string, payload []byte, qos QoS, onAck func(er
 }
 
 func (c *Client) newSubscribe(filter string, qos QoS, onAck func(error), handler MessageHandler) (*request, error) {
-	if err := validateTopicFilter(filter); err != nil {
+	if err := c.cfg.checkTopicFilter(filter); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, filter, err)
 	}
 	if qos > QoS1 {
@@ -118,7 +118,7 @@ func (c *Client) newSubscribe(filter string, qos QoS, onAck func(error), handler
 }
 
 func (c *Client) newUnsubscribe(filter string, onAck func(error)) (*request, error) {
-	if err := validateTopicFilter(filter); err != nil {
+	if err := c.cfg.checkTopicFilter(filter); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalidTopic, filter, err)
 	}
 	return &request{kind: kindUnsubscribe, topic: filter, onAck: onAck}, nil

@@ -29,6 +29,7 @@ func (t *fakeToken) Error() error                   { return t.err }
 // are put in flight on the link by hand, and paho's side (packet ids,
 // acknowledgements, written QoS 0 tokens) is played by the test.
 type settleRig struct {
+	t    *testing.T
 	s    *session
 	l    *link
 	acks []string // ack callbacks, in the order they ran
@@ -37,7 +38,7 @@ type settleRig struct {
 
 func newSettleRig(t *testing.T) *settleRig {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rig := &settleRig{s: &session{log: log, opTimeout: time.Minute, rejectAfter: 2, changed: make(chan struct{}), status: StatusStable}}
+	rig := &settleRig{t: t, s: &session{log: log, opTimeout: time.Minute, rejectAfter: 2, changed: make(chan struct{}), status: StatusStable}}
 	rig.disp = startDispatcher(log, nil)
 	t.Cleanup(func() { rig.disp.close(); <-rig.disp.stopped })
 	rig.s.disp = rig.disp
@@ -67,7 +68,11 @@ func (rig *settleRig) inflight(name string, qos QoS, id uint16) *request {
 func (rig *settleRig) flushAcks() []string {
 	done := make(chan struct{})
 	rig.disp.push(func() { close(done) })
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		rig.t.Fatal("the dispatcher did not run the callbacks in 10 s")
+	}
 	return rig.acks
 }
 

@@ -6,10 +6,41 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/iotmqtt/iotmqtt/internal/awsiot"
 )
 
 // maxTopicLength is the MQTT limit on a topic's encoded length.
 const maxTopicLength = 65535
+
+// maxClientIDLength is the MQTT limit on a client id's encoded length.
+const maxClientIDLength = 65535
+
+// checkTopicName checks a topic to publish to against MQTT's rules and,
+// unless PlainMQTT, AWS IoT Core's limits.
+func (c *Config) checkTopicName(topic string) error {
+	if err := validateTopicName(topic); err != nil {
+		return err
+	}
+	return c.awsLimit(awsiot.CheckTopicName(topic))
+}
+
+// checkTopicFilter checks a subscription filter as checkTopicName does.
+func (c *Config) checkTopicFilter(filter string) error {
+	if err := validateTopicFilter(filter); err != nil {
+		return err
+	}
+	return c.awsLimit(awsiot.CheckTopicFilter(filter))
+}
+
+// awsLimit returns err, a broken AWS IoT Core limit, unless PlainMQTT
+// lifts those limits.
+func (c *Config) awsLimit(err error) error {
+	if err == nil || c.PlainMQTT {
+		return nil
+	}
+	return fmt.Errorf("%v (AWS IoT Core would close the connection; Config.PlainMQTT lifts its limits)", err)
+}
 
 func validateTopicCommon(t string) error {
 	switch {

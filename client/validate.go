@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/iotmqtt/iotmqtt/internal/awsiot"
 )
 
 // invalid makes the ConfigError for field; the Configure method that sets
@@ -17,11 +19,14 @@ func invalid(field, reason string) error {
 // validate checks everything that does not need the file system, on a
 // Config with its defaults applied.
 func (c *Config) validate() error {
+	if err := c.awsLimit(awsiot.CheckClientID(c.ClientID)); err != nil {
+		return invalid("ClientID", err.Error())
+	}
 	switch {
 	case c.ClientID == "":
 		return invalid("ClientID", "must not be empty")
-	case len(c.ClientID) > 128:
-		return invalid("ClientID", "must be at most 128 bytes (AWS IoT limit)")
+	case len(c.ClientID) > maxClientIDLength:
+		return invalid("ClientID", "must be at most "+itoa(maxClientIDLength)+" bytes (MQTT's limit)")
 	case !utf8.ValidString(c.ClientID) || containsNUL(c.ClientID):
 		return invalid("ClientID", "must be valid UTF-8 without NUL")
 	case c.Host == "":
@@ -64,7 +69,7 @@ func (c *Config) validate() error {
 		return invalid("MaxPayloadSize", "must be between 1 and "+itoa(maxMQTTPayload))
 	}
 	if c.Will != nil {
-		if err := validateTopicName(c.Will.Topic); err != nil {
+		if err := c.checkTopicName(c.Will.Topic); err != nil {
 			return invalid("Will.Topic", err.Error())
 		}
 		if c.Will.QoS > QoS1 {

@@ -14,6 +14,10 @@
 //
 //	go test ./integration -endpoint HOST [-port N] -rootCA F -cert F -key F [-clientId ID]
 //
+// With -aws (the endpoint is AWS IoT Core), the scenarios about AWS IoT
+// Core's own behaviour (TestAWS*, the Device Shadow) run against it too;
+// against other brokers they are skipped.
+//
 // With -realtime, TestRealtimeSchedule runs the seed's exact settings (back-off
 // 1 s, 32 s, 20 s; 2 Hz; 10 s and 5 s timeouts) and prints the measured
 // schedule (make test-realtime).

@@ -29,7 +29,17 @@ var (
 	clientID    = flag.String("clientId", "iotmqtt-it", "prefix of the client ids the scenarios use (the endpoint's policy must allow it)")
 	topicPrefix = flag.String("topicPrefix", "sdk/test/iotmqtt", "prefix of the topics the scenarios use (the endpoint's policy must allow it)")
 	realtime    = flag.Bool("realtime", false, "run TestRealtimeSchedule with the seed's exact settings")
+	isAWS       = flag.Bool("aws", false, "the -endpoint is AWS IoT Core: run the AWS-only scenarios (the profile's behaviours, the Device Shadow)")
 )
+
+// awsOnly skips a scenario about AWS IoT Core's own behaviour when the
+// -endpoint is another broker (-aws not given), saying why.
+func awsOnly(t *testing.T, why string) {
+	t.Helper()
+	if *endpoint != "" && !*isAWS {
+		t.Skipf("skipped against -endpoint %s: %s; add -aws if it is AWS IoT Core", *endpoint, why)
+	}
+}
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"testing"
 
@@ -13,19 +12,13 @@ import (
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
-// isAWS says the -endpoint is AWS IoT Core, whose Device Shadow service
-// the shadow scenarios need. The endpoint's policy must then allow the
-// client ids and the shadow topics of the things named after -clientId
-// ($aws/things/<clientId>-shadow-…/shadow/…).
-var isAWS = flag.Bool("aws", false, "the -endpoint is AWS IoT Core")
-
 // shadowScenario runs body against the embedded broker (in virtual time)
-// or AWS IoT Core, and skips it against other brokers.
+// or AWS IoT Core, and skips it against other brokers. On AWS the
+// endpoint's policy must allow the client ids and the shadow topics of the
+// things named after -clientId ($aws/things/<clientId>-shadow-…/shadow/…).
 func shadowScenario(t *testing.T, body func(t *testing.T, e *env)) {
 	t.Helper()
-	if *endpoint != "" && !*isAWS {
-		t.Skipf("skipped against -endpoint %s: the Device Shadow is an AWS IoT Core service (mosquitto and other brokers have none); add -aws if it is AWS IoT Core", *endpoint)
-	}
+	awsOnly(t, "the Device Shadow is an AWS IoT Core service (mosquitto and other brokers have none)")
 	scenario(t, body)
 }
 

@@ -54,7 +54,12 @@ func Example() {
 	if _, err := b.UpdateShadow(ctx, "Bot", "", []byte(`{"state":{"desired":{"property":2}}}`)); err != nil {
 		panic(err)
 	}
-	d := <-deltas
+	var d shadow.Response
+	select {
+	case d = <-deltas:
+	case <-ctx.Done():
+		panic("no delta in 10 s")
+	}
 	var delta struct{ State json.RawMessage }
 	if err := json.Unmarshal(d.Payload, &delta); err != nil {
 		panic(err)

@@ -39,7 +39,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
 	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining, and a restart that loses nothing")
 	fs.StringVar(&o.queueDir, "queue-dir", "", "keep the offline queue in this directory, so that it survives a restart (default: in memory; with --faults, a temporary directory)")
-	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--queue-dir DIR] [--faults]",
+	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--queue-dir DIR] [--faults]",
 		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedActions...), o.checkFaults)
 	if err != nil {
 		return nil, err

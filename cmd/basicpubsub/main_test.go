@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/iotmqtt/iotmqtt/broker"
 	"github.com/iotmqtt/iotmqtt/internal/samples"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
@@ -149,4 +151,27 @@ func TestWebsocketOnTheEmbeddedBroker(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	err = run(context.Background(), []string{"-w", "--count", "1", "--interval", "20ms"}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "AWS_ACCESS_KEY_ID")
+}
+
+// The README's command against iotbroker's WebSocket listener (the same
+// broker, here in the test): a local host name carries no region, so
+// --region gives it.
+func TestWebsocketAgainstALocalEndpoint(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
+	b := broker.NewTLS(t, broker.WithWebSocket(map[string]string{"AKIDLOCAL": "local-secret"}))
+	ws := b.WebSocket()
+	args := []string{"-e", ws.Host, "-p", strconv.Itoa(ws.Port), "-w", "-r", b.ClientFiles().RootCA, "--count", "2", "--interval", "100ms"}
+
+	err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "Region", "without --region, the name localhost says no region")
+
+	var stdout, stderr testenv.Buffer
+	err = run(context.Background(), append(args, "--region", "us-east-1"), &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Equal(t, 2, strings.Count(stdout.String(), "Received a new message"))
+	upgrades := b.Events.Events(broker.Match{Kind: broker.KindUpgrade})
+	require.NotEmpty(t, upgrades)
+	require.Equal(t, http.StatusSwitchingProtocols, upgrades[0].HTTPStatus)
+	require.Contains(t, upgrades[0].Detail, "%2Fus-east-1%2Fiotdevicegateway%2Faws4_request", "signed for the region given")
 }

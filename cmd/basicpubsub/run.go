@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Connect and subscribe to AWS IoT
 	if err := myAWSIoTMQTTClient.Connect(ctx); err != nil {
+		_ = myAWSIoTMQTTClient.Close() // releases --queue-dir
 		return err
 	}
 	s := &sample{o: o, c: myAWSIoTMQTTClient, log: log, stdout: stdout, received: make(chan struct{}, 1)}

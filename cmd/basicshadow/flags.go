@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	samples.StringFlag(fs, &o.mode, "m", "mode", modeBoth, "which sample runs: "+strings.Join(allowedModes, ", "))
 	o.Schedule.Register(fs, "stop after this many updates (updater, both) or deltas (listener) (0: run until Ctrl-C)",
 		"time between updates; the timeouts scale with it (1s: the samples' exact settings)")
-	err := samples.Parse(fs, args, stderr, "basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]",
+	err := samples.Parse(fs, args, stderr, "basicshadow [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-n THINGNAME] [-id CLIENTID] [-m MODE] [--count N]",
 		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedModes...))
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func run(args []string, stdout io.Writer) error {
 		name string
 		data []byte
 	}{
-		{"root-CA.key", ca.KeyPEM},
+		{certs.RootCAKeyFile, ca.KeyPEM},
 		{"server.cert.pem", server.CertPEM},
 		{"server.private.key", server.KeyPEM},
 	}
@@ -78,7 +78,7 @@ func run(args []string, stdout io.Writer) error {
 			return fmt.Errorf("write %s: %w", f.name, err)
 		}
 	}
-	fmt.Fprintf(stdout, "root CA:            %s (key %s)\n", files.RootCA, filepath.Join(*dir, "root-CA.key"))
+	fmt.Fprintf(stdout, "root CA:            %s (key %s)\n", files.RootCA, filepath.Join(*dir, certs.RootCAKeyFile))
 	fmt.Fprintf(stdout, "server certificate: %s (key %s) for %s\n", filepath.Join(*dir, "server.cert.pem"), filepath.Join(*dir, "server.private.key"), *hosts)
 	fmt.Fprintf(stdout, "device certificate: %s (key %s)\n", files.Cert, files.PrivateKey)
 	fmt.Fprintf(stdout, "valid until %s\n", device.Cert.NotAfter.Format(time.RFC3339))

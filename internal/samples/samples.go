@@ -55,6 +55,7 @@ type Connection struct {
 	Endpoint, RootCA, Cert, Key string
 	Port                        int
 	Websocket                   bool
+	Region                      string // SigV4 region for -w when the endpoint's name has none
 }
 
 // StringFlag registers a string flag under a short and a long name, as the
@@ -74,6 +75,7 @@ func (c *Connection) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Port, "port", 0, "port number override (default 8883; 443 with -w)")
 	fs.BoolVar(&c.Websocket, "w", false, "use MQTT over WebSocket")
 	fs.BoolVar(&c.Websocket, "websocket", false, "use MQTT over WebSocket")
+	fs.StringVar(&c.Region, "region", "", "with -w: the AWS region to sign for (default: from an AWS endpoint's name; needed for others, such as iotbroker on localhost)")
 }
 
 // Schedule is how long a sample runs and at what pace: the Go samples'
@@ -152,6 +154,8 @@ func (c *Connection) Check() string {
 		return "-r, -c and -k need -e/--endpoint (without it the embedded broker brings its own certificates)"
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Sprintf("port %d is out of range", c.Port)
+	case c.Region != "" && !c.Websocket:
+		return "--region is for -w/--websocket (SigV4 signing)"
 	}
 	if c.Port == 0 {
 		c.Port = 8883
@@ -211,6 +215,9 @@ func (c *Connection) Configure(cfg *client.Config, b *broker.Broker, dial client
 		}
 		cfg.Region = "us-east-1" // the embedded broker's name says no region
 		cfg.ConfigureSocketFactory(dial)
+	}
+	if c.Region != "" {
+		cfg.Region = c.Region
 	}
 	cfg.UseWebsocket = c.Websocket
 	if c.Websocket {

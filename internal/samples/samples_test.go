@@ -38,6 +38,7 @@ func TestCheckLikeThePythonSamples(t *testing.T) {
 		{[]string{"-e", "h", "-c", "c", "-k", "k"}, "the following arguments are required: -r/--rootCA"},
 		{[]string{"-r", "ca"}, "-r, -c and -k need -e/--endpoint (without it the embedded broker brings its own certificates)"},
 		{[]string{"-p", "70000"}, "port 70000 is out of range"},
+		{[]string{"-e", "h", "-r", "ca", "-c", "c", "-k", "k", "--region", "us-east-1"}, "--region is for -w/--websocket (SigV4 signing)"},
 		{[]string{"-e", "h", "-r", "ca", "-c", "c", "-k", "k"}, ""},
 		{[]string{"-e", "h", "-r", "ca", "-w"}, ""},
 	}
@@ -95,6 +96,12 @@ func TestConfigureForAnEndpoint(t *testing.T) {
 	require.Equal(t, []string{"ca.pem", "k.pem", "c.pem"}, []string{cfg.CAFile, cfg.KeyFile, cfg.CertFile})
 	require.Nil(t, cfg.Dialer)
 	require.False(t, cfg.UseWebsocket)
+
+	c = Connection{Endpoint: "localhost", RootCA: "ca.pem", Port: 8443, Websocket: true, Region: "eu-west-1"}
+	cfg = client.DefaultConfig("id")
+	c.Configure(&cfg, nil, nil)
+	require.True(t, cfg.UseWebsocket)
+	require.Equal(t, "eu-west-1", cfg.Region, "--region signs for a name that carries none")
 }
 
 // The embedded broker: mutual TLS through the proxy with its credentials,
