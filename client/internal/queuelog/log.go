@@ -235,13 +235,13 @@ func (l *Log) Sync(pos int64) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.Lock()
+	if l.synced >= min(pos, l.written) {
+		l.mu.Unlock()
+		return nil // Close's fsync covers a Sync that comes after it
+	}
 	if l.closed {
 		l.mu.Unlock()
 		return ErrClosed
-	}
-	if l.synced >= min(pos, l.written) {
-		l.mu.Unlock()
-		return nil
 	}
 	f, target := l.file, l.written
 	l.mu.Unlock()
@@ -400,7 +400,9 @@ func (l *Log) Close() error {
 	l.closed = true
 	var err error
 	if l.synced < l.written {
-		err = l.file.Sync()
+		if err = l.file.Sync(); err == nil {
+			l.synced = l.written
+		}
 	}
 	if cerr := l.file.Close(); err == nil {
 		err = cerr
