@@ -50,6 +50,7 @@ const (
 // can be in flight when a link ends (linkBacklog, 64, per kill or cut).
 // The rounds alternate SyncEachRequest and SyncBatched on the same
 // directory (both promise survival of a kill from the call's return).
+// While a child runs, this process cannot open its directory.
 func TestQueueDirSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -71,6 +72,9 @@ func TestQueueDirSurvivesSIGKILL(t *testing.T) {
 		ch := startChild(t, b, dir, strconv.Itoa(round), client.QueueSync(round%2))
 		if round%4 != 3 { // one round in four is killed at once: while opening or draining
 			require.NoError(t, ch.await(ctx, "connected"), "round %d: %s", round, ch.stderr())
+		}
+		if round == 0 {
+			requireDirInUse(t, b, dir, ch.cmd.Process.Pid)
 		}
 		pause(ctx, rnd, 40*time.Millisecond)
 		if rnd.IntN(3) > 0 {
@@ -130,6 +134,17 @@ func TestQueueDirSurvivesSIGKILL(t *testing.T) {
 		require.True(t, ok || isLastOfRound(p, order), "%s arrived but was never published", p)
 	}
 	require.NotContains(t, stderr.String(), "level=ERROR")
+}
+
+// requireDirInUse checks that a client in this process cannot open the
+// directory the child process has open, and is told who has it.
+func requireDirInUse(t *testing.T, b *broker.Broker, dir string, pid int) {
+	t.Helper()
+	cfg := testenv.DeviceConfig(b, killID)
+	cfg.OfflineQueueDir = dir
+	_, err := client.New(cfg)
+	require.ErrorIs(t, err, client.ErrQueueDirInUse)
+	require.ErrorContains(t, err, fmt.Sprintf("process %d has it open", pid))
 }
 
 // pause waits a random time up to most: a random moment for a fault.
