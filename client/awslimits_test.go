@@ -19,7 +19,7 @@ func levels(n int) string { return strings.TrimSuffix(strings.Repeat("l/", n), "
 // queued are kept and delivered, and the link is never put at risk.
 func TestClientRefusesWhatAWSClosesTheLinkFor(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "limits"))
 	goOffline(t, b, c)
@@ -69,7 +69,7 @@ func TestClientRefusesWhatAWSClosesTheLinkFor(t *testing.T) {
 // An over-long client id is a configuration error naming the limit.
 func TestClientIDOverAWSLimitIsAConfigError(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	_, err := client.New(deviceConfig(b, strings.Repeat("i", 129)))
 	require.ErrorIs(t, err, client.ErrInvalidConfig)
 	require.ErrorContains(t, err, "ClientID")

@@ -17,7 +17,7 @@ import (
 // delivery while the callback is still blocked.
 func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 10)
@@ -47,7 +47,7 @@ func TestSlowCallbackDoesNotDelayAcks(t *testing.T) {
 
 func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	var logs testenv.Buffer
 	cfg := deviceConfig(b, "panicky")
@@ -76,7 +76,7 @@ func TestPanickingCallbackIsRecoveredAndLogged(t *testing.T) {
 // time out).
 func TestSyncCallsInsideACallbackComplete(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "reentrant"))
 	results := make(chan string, 3)
@@ -114,7 +114,7 @@ func errString(err error) string {
 // each get the message, in subscription order, then OnMessage.
 func TestMessageFieldsAndRouting(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	var mu sync.Mutex
 	var order []string
@@ -151,7 +151,7 @@ func TestMessageFieldsAndRouting(t *testing.T) {
 // flagged as duplicate.
 func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "persistent")
 	cfg.PersistentSession = true
@@ -178,7 +178,7 @@ func TestPersistentSessionRedeliveryIsFlaggedDuplicate(t *testing.T) {
 
 func TestSharedSubscriptionDelivers(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "sharer"))
 	got := make(chan string, 1)
@@ -198,7 +198,7 @@ func TestSharedSubscriptionDelivers(t *testing.T) {
 // other matching callbacks or from OnMessage.
 func TestAPanickingCallbackDoesNotHideTheMessageFromOthers(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	got := make(chan string, 4)
 	cfg := deviceConfig(b, "isolated")

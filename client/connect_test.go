@@ -18,7 +18,7 @@ import (
 
 func TestConnectSendsWhatAWSExpects(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "thing-1")
 	c := testenv.Connect(t, cfg)
@@ -35,7 +35,7 @@ func TestConnectSendsWhatAWSExpects(t *testing.T) {
 
 func TestSNIAndHostNameVerification(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "sni-thing")
 	cfg.ConfigureEndpoint("localhost", b.MTLS().Port)
@@ -58,7 +58,7 @@ func TestSNIAndHostNameVerification(t *testing.T) {
 
 func TestPort443NegotiatesALPN(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "alpn-thing")
 	cfg.ConfigureEndpoint("localhost", 443)
@@ -71,7 +71,7 @@ func TestPort443NegotiatesALPN(t *testing.T) {
 
 func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	otherCA, err := certs.NewCA()
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func TestOnlyTheConfiguredCAIsTrusted(t *testing.T) {
 
 func TestRefusedConnackIsAnError(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	require.NoError(t, b.SetFault(broker.RejectConnect(5), true))
 	cfg := deviceConfig(b, "refused")
@@ -196,7 +196,7 @@ func TestRetryFirstConnect(t *testing.T) {
 
 func TestCallsBeforeConnectAndAfterDisconnect(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t, testenv.QuickReconnects()) // it reconnects at once, 4 times
+	b := newBroker(t) // it reconnects at once, 4 times
 	ctx := testenv.Context(t)
 	c := testenv.NewClient(t, deviceConfig(b, "lifecycle"))
 
@@ -264,7 +264,7 @@ func TestDisconnectIsPromptOnlineAndOffline(t *testing.T) {
 
 func TestLastWillIsPublishedWhenTheLinkDies(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	inbox, err := b.Subscribe("things/+/status")
 	require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestLastWillIsPublishedWhenTheLinkDies(t *testing.T) {
 
 func TestUsernamePasswordWithoutMetrics(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "named")
 	cfg.ConfigureUsernamePassword("alice", "secret")
@@ -295,7 +295,7 @@ func TestUsernamePasswordWithoutMetrics(t *testing.T) {
 // filled in for SNI and verification.
 func TestInMemoryTLSConfig(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	cfg := client.Config{ClientID: "tlsconf", Host: "localhost", Port: b.MTLS().Port, TLSConfig: b.ClientTLSConfig(), Dialer: b.MTLS().Proxy.DialContext}
 	cfg.TLSConfig.ServerName = ""
@@ -313,7 +313,7 @@ func TestInMemoryTLSConfig(t *testing.T) {
 // Connect says why; DisconnectAsync's callback comes exactly once, also
 // when there is nothing to disconnect.
 func TestStoppingIsVisible(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "stopper"))
 	stall(t, b, c) // the DISCONNECT cannot go out: stopping takes its quiesce time (250 ms)

@@ -43,7 +43,7 @@ func withStuckTopic(t *testing.T, b *broker.Broker) {
 // an older request on it still waits for its PUBACK.
 func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	withStuckTopic(t, b)
 	cfg := deviceConfig(b, "once")
@@ -85,7 +85,7 @@ func TestFinishedRequestsAreNotSentAgainAfterALinkDrop(t *testing.T) {
 // requests sent after it.
 func TestAMissingPubackDoesNotHoldBackLaterAcks(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	withStuckTopic(t, b)
 	c := testenv.Connect(t, deviceConfig(b, "unblocked"))
@@ -183,7 +183,7 @@ func longest(n int, call func(i int)) time.Duration {
 // Asynchronous calls never wait on the network, even when the link stalls
 // with its buffers full.
 func TestAsyncCallsNeverBlockOnAStalledLink(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	cfg := deviceConfig(b, "stalled")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
 	c := testenv.Connect(t, cfg)
@@ -200,7 +200,7 @@ func TestAsyncCallsNeverBlockOnAStalledLink(t *testing.T) {
 // A synchronous call returns by its context's deadline, even when the link
 // stalls with its buffers full.
 func TestSyncCallsReturnByTheirDeadlineOnAStalledLink(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	cfg := deviceConfig(b, "deadline")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
 	c := testenv.Connect(t, cfg)
@@ -221,7 +221,7 @@ func TestSyncCallsReturnByTheirDeadlineOnAStalledLink(t *testing.T) {
 // Disconnect returns within its bound while the drain is stuck on a stalled
 // link.
 func TestDisconnectIsPromptWhileTheDrainStalls(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	cfg := deviceConfig(b, "drainstall")
 	cfg.ConfigureMQTTOperationTimeout(3 * time.Second)
 	cfg.ConfigureDrainingFrequency(1000)
@@ -252,7 +252,7 @@ func TestDisconnectIsPromptWhileTheDrainStalls(t *testing.T) {
 // A synchronous Publish made around a cut returns promptly with a true
 // outcome: Sent only for what the broker received, Queued otherwise.
 func TestSyncPublishAcrossCutsTellsTheTruth(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t, testenv.Unthrottled()) // 500 publishes at once: over AWS's 100/s
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "truthful")
 	cfg.ConfigureDrainingFrequency(1000)
@@ -328,7 +328,7 @@ func TestStableAsSoonAsTheQueueIsEmpty(t *testing.T) {
 // A request whose context has already ended is neither sent nor queued.
 func TestACancelledContextSendsNothing(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	c := testenv.Connect(t, deviceConfig(b, "cancelled"))
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -350,7 +350,7 @@ func TestACancelledContextSendsNothing(t *testing.T) {
 // once and its callback fires when it is written; the broker gets it once.
 func TestAsyncQoS0OnAStableLink(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "async0"))
 	acks := make(chan error, 10)
@@ -380,7 +380,7 @@ func TestAsyncQoS0OnAStableLink(t *testing.T) {
 // A sender faster than the connection is held to the queue's bound: what
 // the connection has not taken waits in the queue, under its policy.
 func TestAFastSenderIsHeldToTheQueueBound(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t, testenv.Unthrottled()) // fast sender: AWS would delay it to 512 KiB/s
 	ctx := testenv.Context(t)
 	cfg := deviceConfig(b, "bounded")
 	cfg.ConfigureOfflinePublishQueueing(100, client.DropNewest)

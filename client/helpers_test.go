@@ -22,6 +22,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// newBroker starts the broker for a client test: AWS IoT Core's profile
+// without its one CONNECT per second per client id, because the tests'
+// scaled back-off (50 ms) reconnects sooner than AWS admits; the throttle
+// itself, and the client's back-off against it, are proved in broker/ and
+// integration/.
+func newBroker(t *testing.T, opts ...broker.Option) *broker.Broker {
+	return broker.NewTLS(t, append([]broker.Option{testenv.QuickReconnects()}, opts...)...)
+}
+
 // deviceConfig configures a client for b exactly as a device is configured
 // for AWS (endpoint, root CA, key, certificate files), with scaled-down
 // timings so reconnect tests stay fast: back-off 50 ms, 400 ms, 1 s.

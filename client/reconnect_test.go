@@ -116,7 +116,7 @@ func TestRenewalWithoutSubackIsNotSilentlyLost(t *testing.T) {
 // A connect attempt that runs out of time is always reported as the one
 // timeout error, whichever step it was in.
 func TestAConnectTimeoutIsAlwaysErrTimeout(t *testing.T) {
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	for i := range 40 {
 		cfg := deviceConfig(b, fmt.Sprint("hasty-", i))
 		cfg.ConfigureConnectDisconnectTimeout(time.Millisecond)
@@ -135,7 +135,7 @@ func TestAConnectTimeoutIsAlwaysErrTimeout(t *testing.T) {
 // handshake) is a clear TLS error, without paho's "network Error" prefix.
 func TestTLSRefusalIsAClearError(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	expired, err := b.CA.IssueClient("old", certs.Expired())
 	require.NoError(t, err)

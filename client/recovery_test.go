@@ -48,7 +48,7 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := broker.NewTLS(t)
+			b := newBroker(t)
 			ctx := testenv.Context(t)
 			topic := "q/" + strings.ReplaceAll(tt.name, " ", "-")
 			cfg := deviceConfig(b, "queuer")
@@ -93,7 +93,7 @@ func TestOfflineRequestsAreQueuedWithTheirOutcome(t *testing.T) {
 
 func TestInvalidRequestsAreRefusedBeforeQueueing(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "strict"))
 	goOffline(t, b, c)
@@ -266,7 +266,7 @@ func TestLinkDropMidDrainLosesNothing(t *testing.T) {
 
 func TestOfflineSubscribeAndUnsubscribeTakeEffectAfterReconnect(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	got := make(chan string, 10)
 	cfg := deviceConfig(b, "subscriber")
@@ -325,7 +325,7 @@ func TestOperationTimeout(t *testing.T) {
 
 func TestRefusedSubscriptionIsReportedAndNotRenewed(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	b.SetFault(broker.RefuseSubscription("secret/#"), true)
 	c := testenv.Connect(t, deviceConfig(b, "nosy"))
@@ -371,7 +371,7 @@ func TestKeepaliveDetectsABlackhole(t *testing.T) {
 
 func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "async"))
 	acks := make(chan string, 10)
@@ -403,7 +403,7 @@ func TestAsyncCallsAckAfterTheDrain(t *testing.T) {
 
 func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "flusher"))
 	require.NoError(t, c.Flush(ctx), "nothing pending")
@@ -433,7 +433,7 @@ func TestFlushWaitsForEverythingAccepted(t *testing.T) {
 
 func TestFlushIsWokenWhenTheClientStops(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	c := testenv.Connect(t, deviceConfig(b, "stopper"))
 	goOffline(t, b, c)

@@ -6,15 +6,17 @@
 //                              (queued by the SDK while it is offline)
 //   {"end": true}              disconnect and exit
 //
-// usage: node device.js HOST PORT ROOT_CA CERT KEY CLIENT_ID TOPIC
+// usage: node device.js HOST PORT ROOT_CA CERT KEY CLIENT_ID TOPIC [OPTIONS_JSON]
+// OPTIONS_JSON: more of the SDK's device options (e.g. baseReconnectTimeMs,
+// drainTimeMs) over its defaults.
 "use strict";
 
 const awsIot = require("aws-iot-device-sdk");
 const readline = require("readline");
 
-const [host, port, caPath, certPath, keyPath, clientId, topic] = process.argv.slice(2);
+const [host, port, caPath, certPath, keyPath, clientId, topic, options] = process.argv.slice(2);
 if (!topic) {
-  process.stderr.write("usage: node device.js HOST PORT ROOT_CA CERT KEY CLIENT_ID TOPIC\n");
+  process.stderr.write("usage: node device.js HOST PORT ROOT_CA CERT KEY CLIENT_ID TOPIC [OPTIONS_JSON]\n");
   process.exit(2);
 }
 
@@ -22,7 +24,10 @@ function say(event, fields) {
   process.stdout.write(JSON.stringify({ event, at: Date.now(), ...fields }) + "\n");
 }
 
-const device = awsIot.device({ host, port: Number(port), caPath, certPath, keyPath, clientId, protocol: "mqtts" });
+const device = awsIot.device({
+  host, port: Number(port), caPath, certPath, keyPath, clientId, protocol: "mqtts",
+  ...JSON.parse(options || "{}"),
+});
 
 let subscribed = false;
 device.on("connect", () => {
