@@ -316,7 +316,7 @@ func TestTornTailIsSkipped(t *testing.T) {
 // restart test covers another process); Close releases it.
 func TestQueueDirInUse(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	var logs testenv.Buffer
 	cfg := queueDirConfig(b, "inuse", t.TempDir(), client.SyncEachRequest, &logs)
 	first := testenv.NewClient(t, cfg)
@@ -332,7 +332,7 @@ func TestQueueDirInUse(t *testing.T) {
 
 func TestClosedClientRefusesEverything(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	var logs testenv.Buffer
 	c := testenv.Connect(t, queueDirConfig(b, "closed", t.TempDir(), client.SyncBatched, &logs))
 	require.NoError(t, c.Close())
@@ -347,7 +347,7 @@ func TestClosedClientRefusesEverything(t *testing.T) {
 
 func TestQueueDirConfigErrors(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	notADir := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
 	tests := []struct {
@@ -430,7 +430,7 @@ func TestRestoredQueueOverTheLimitIsTrimmed(t *testing.T) {
 // dropped with a log line naming it, not sent; the rest is restored.
 func TestStoredPublishTheSettingsRefuseIsDropped(t *testing.T) {
 	t.Parallel()
-	b := broker.NewTLS(t)
+	b := newBroker(t)
 	ctx := testenv.Context(t)
 	var logs testenv.Buffer
 	cfg := queueDirConfig(b, "refused", t.TempDir(), client.SyncEachRequest, &logs)
