@@ -31,6 +31,23 @@ func queueDirConfig(b *broker.Broker, clientID, dir string, mode client.QueueSyn
 	return cfg
 }
 
+// offlineOnDisk starts a virtual broker (admitting a restarted client's
+// reconnect at once) and a client on it with its queue in dir, configured
+// further by configure (if not nil), connected and then taken offline: how
+// every restart test begins. Call it inside a synctest bubble.
+func offlineOnDisk(t *testing.T, clientID, dir string, mode client.QueueSync, configure func(*client.Config)) (*broker.Broker, client.Config, *client.Client, *testenv.Buffer) {
+	t.Helper()
+	b := virtualBroker(t, testenv.QuickReconnects())
+	logs := &testenv.Buffer{}
+	cfg := queueDirConfig(b, clientID, dir, mode, logs)
+	if configure != nil {
+		configure(&cfg)
+	}
+	c := testenv.Connect(t, cfg)
+	goOffline(t, b, c)
+	return b, cfg, c, logs
+}
+
 // arrivals waits for n publishes from clientID at the broker, after mark,
 // and returns their payloads.
 func arrivals(t *testing.T, b *broker.Broker, clientID string, mark uint64, n int) []string {
@@ -57,14 +74,10 @@ func TestQueueDirSurvivesARestart(t *testing.T) {
 	for _, mode := range syncModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 				ctx := testenv.Context(t)
-				dir := t.TempDir()
-				var logs testenv.Buffer
-				cfg := queueDirConfig(b, "restart", dir, mode, &logs)
-				cfg.ConfigureDrainingFrequency(20) // 50 ms
-				first := testenv.Connect(t, cfg)
-				goOffline(t, b, first)
+				b, cfg, first, logs := offlineOnDisk(t, "restart", t.TempDir(), mode, func(c *client.Config) {
+					c.ConfigureDrainingFrequency(20) // 50 ms
+				})
 				for i := range 10 {
 					out, err := first.Publish(ctx, "restart/t", []byte(strconv.Itoa(i)), client.QoS(i%2))
 					require.NoError(t, err)
@@ -128,12 +141,9 @@ func TestQueueDirKeepsTheDropBehaviour(t *testing.T) {
 		for _, mode := range syncModes {
 			t.Run(fmt.Sprintf("%s, sync %s", tt.drop, mode), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
-					var logs testenv.Buffer
-					cfg := queueDirConfig(b, "bounded", t.TempDir(), mode, &logs)
-					cfg.ConfigureOfflinePublishQueueing(3, tt.drop)
-					c := testenv.Connect(t, cfg)
-					goOffline(t, b, c)
+					b, cfg, c, _ := offlineOnDisk(t, "bounded", t.TempDir(), mode, func(c *client.Config) {
+						c.ConfigureOfflinePublishQueueing(3, tt.drop)
+					})
 					acks := make(chan error, 5)
 					var outcomes []client.Outcome
 					var errs []error
@@ -200,12 +210,8 @@ func TestUnacknowledgedPublishIsKeptOnDisk(t *testing.T) {
 func TestSubscriptionsAreNotStored(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 		ctx := testenv.Context(t)
-		var logs testenv.Buffer
-		cfg := queueDirConfig(b, "subs", t.TempDir(), client.SyncEachRequest, &logs)
-		c := testenv.Connect(t, cfg)
-		goOffline(t, b, c)
+		_, cfg, c, _ := offlineOnDisk(t, "subs", t.TempDir(), client.SyncEachRequest, nil)
 		for _, call := range []func() (client.Outcome, error){
 			func() (client.Outcome, error) { return c.Subscribe(ctx, "subs/a", client.QoS1, nil) },
 			func() (client.Outcome, error) { return c.Publish(ctx, "subs/t", []byte("kept"), client.QoS1) },
@@ -232,13 +238,10 @@ func TestFullDiskIsAnErrorOnTheCall(t *testing.T) {
 			t.Run(fmt.Sprintf("limit %d, sync %s", limit, mode), func(t *testing.T) {
 				dir := testenv.SmallFileSystem(t, 64<<10)
 				synctest.Test(t, func(t *testing.T) {
-					b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 					ctx := testenv.Context(t)
-					var logs testenv.Buffer
-					cfg := queueDirConfig(b, "full", dir, mode, &logs)
-					cfg.ConfigureOfflinePublishQueueing(limit, client.DropOldest)
-					c := testenv.Connect(t, cfg)
-					goOffline(t, b, c)
+					b, cfg, c, _ := offlineOnDisk(t, "full", dir, mode, func(c *client.Config) {
+						c.ConfigureOfflinePublishQueueing(limit, client.DropOldest)
+					})
 					payload := make([]byte, 1000)
 					var accepted []string
 					var err error
@@ -282,13 +285,9 @@ func TestFullDiskIsAnErrorOnTheCall(t *testing.T) {
 func TestTornTailIsSkipped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 		ctx := testenv.Context(t)
 		dir := t.TempDir()
-		var logs testenv.Buffer
-		cfg := queueDirConfig(b, "torn", dir, client.SyncEachRequest, &logs)
-		c := testenv.Connect(t, cfg)
-		goOffline(t, b, c)
+		b, cfg, c, logs := offlineOnDisk(t, "torn", dir, client.SyncEachRequest, nil)
 		for i := range 5 {
 			_, err := c.Publish(ctx, "torn/t", []byte(strconv.Itoa(i)), client.QoS1)
 			require.NoError(t, err)
@@ -394,12 +393,8 @@ func TestRestoredQueueOverTheLimitIsTrimmed(t *testing.T) {
 	} {
 		t.Run(tt.drop.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := virtualBroker(t, testenv.QuickReconnects()) // the restarted client reconnects at once
 				ctx := testenv.Context(t)
-				var logs testenv.Buffer
-				cfg := queueDirConfig(b, "trim", t.TempDir(), client.SyncEachRequest, &logs)
-				first := testenv.Connect(t, cfg)
-				goOffline(t, b, first)
+				b, cfg, first, logs := offlineOnDisk(t, "trim", t.TempDir(), client.SyncEachRequest, nil)
 				for i := range 5 {
 					_, err := first.Publish(ctx, "trim/t", []byte(strconv.Itoa(i)), client.QoS1)
 					require.NoError(t, err)
