@@ -121,7 +121,7 @@ func (c *Client) call(ctx context.Context, r *request) (Outcome, error) {
 	r.done = make(chan result, 1)
 	direct := r.kind == kindPublish && c.cfg.OperationTimeout > handOffTimeout && hasTime(ctx, handOffTimeout)
 	a, err := c.s.submit(r, direct)
-	if a.link == nil {
+	if a.link == nil || err != nil {
 		return a.outcome, err
 	}
 	l := a.link

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -34,6 +35,9 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.validateOfflineQueueDir(); err != nil {
+		return nil, err
+	}
 	t, err := cfg.buildTLS()
 	if err != nil {
 		return nil, err
@@ -50,23 +54,64 @@ func New(cfg Config) (*Client, error) {
 	if cfg.DisableOfflineQueue {
 		limit = -1
 	}
+	s := &session{
+		log:         log,
+		opTimeout:   cfg.OperationTimeout,
+		rejectAfter: max(cfg.RejectAfterCloses, 0),
+		changed:     make(chan struct{}),
+		out:         outbox{limit: limit, drop: cfg.OfflineQueueDrop},
+	}
+	if cfg.OfflineQueueDir != "" {
+		disk, restored, lastSeq, err := openDiskQueue(&cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		s.disk = disk
+		for _, r := range restored {
+			s.out.restore(r)
+		}
+		s.out.setSeq(lastSeq)
+	}
 	return &Client{
 		cfg:           cfg,
 		tls:           t,
 		presign:       presign,
 		log:           log,
 		drainInterval: cfg.drainInterval(),
-		s: &session{
-			log:         log,
-			opTimeout:   cfg.OperationTimeout,
-			rejectAfter: max(cfg.RejectAfterCloses, 0),
-			changed:     make(chan struct{}),
-			out:         outbox{limit: limit, drop: cfg.OfflineQueueDrop},
-		},
+		s:             s,
 	}, nil
 }
 
-// QueuedRequests returns how many requests wait in the offline queue.
+// Close disconnects, as Disconnect does if the client is connected, and
+// releases the offline queue's directory, making it durable first, so
+// that another client (or a restarted program) can open it: what is
+// still queued stays there. Without a directory, what is queued is
+// discarded. No callback of a request still queued is called. Afterwards
+// every call returns ErrClosed; calling Close again returns nil. It is
+// bounded by the connect/disconnect timeout (and the final fsync).
+func (c *Client) Close() error {
+	s := c.s
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectDisconnectTimeout)
+	defer cancel()
+	err := c.Disconnect(ctx)
+	if errors.Is(err, ErrNotConnected) {
+		err = nil
+	}
+	if cerr := s.disk.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// QueuedRequests returns how many requests wait in the offline queue,
+// including those New restored from OfflineQueueDir.
 func (c *Client) QueuedRequests() int {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
@@ -108,6 +153,8 @@ func (c *Client) start(onFirst func(error)) (*run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.closed:
+		return nil, ErrClosed
 	case s.status == StatusStopping:
 		return nil, ErrDisconnecting
 	case s.run != nil:

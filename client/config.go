@@ -154,6 +154,20 @@ type Config struct {
 	OfflineQueueLimit   int
 	OfflineQueueDrop    DropBehavior
 	DisableOfflineQueue bool
+	// OfflineQueueDir, if set, keeps the queue's publishes in this
+	// directory (created if needed), so that they survive the process: New
+	// restores what an earlier client left there (QueuedRequests counts
+	// it, a log line says so; beyond OfflineQueueLimit, OfflineQueueDrop
+	// picks what stays) and Connect drains it, in order, with every rule
+	// of the queue kept. One client at a time may have a directory
+	// (New returns ErrQueueDirInUse); Close releases it. OfflineQueueSync
+	// says when a queued publish is on disk: SyncEachRequest (the default)
+	// or SyncBatched, fsynced at most OfflineQueueSyncDelay (default
+	// 100 ms) after the call. Subscribe and unsubscribe requests are
+	// queued in memory only.
+	OfflineQueueDir       string
+	OfflineQueueSync      QueueSync
+	OfflineQueueSyncDelay time.Duration
 	// DrainingFrequency is how many queued requests per second go out after
 	// a reconnect (ConfigureDrainingFrequency; default 2 Hz).
 	DrainingFrequency float64

@@ -50,7 +50,8 @@
 // Errors are testable with errors.Is: ErrQueueFull, ErrQueueDisabled,
 // ErrTimeout, ErrNotConnected, ErrInvalidTopic, ErrInvalidQoS,
 // ErrPayloadTooLarge, ErrSubscriptionRefused, ErrConnectionRefused,
-// ErrTLSRefused, ErrRejectedByBroker, ErrInvalidConfig.
+// ErrTLSRefused, ErrRejectedByBroker, ErrInvalidConfig, ErrQueueStorage,
+// ErrQueueDirInUse, ErrClosed.
 //
 // Nothing leaves the queue until a live connection has taken it (for QoS 1,
 // until the PUBACK): requests in flight when a connection drops go back to
@@ -59,6 +60,19 @@
 // in any order. A request the broker answers by closing the connection (as
 // AWS IoT Core does when it refuses one) is rejected after
 // RejectAfterCloses closes, so the requests behind it can go out.
+//
+// # A queue that survives the process
+//
+// With OfflineQueueDir, every publish that joins the queue (or goes back
+// to it from a lost connection) is also in that directory until it is
+// finished, so a program killed or rebooted loses nothing it was told was
+// Queued: SyncEachRequest has fsynced it before the call returns,
+// SyncBatched has written it then (it survives a kill at once) and fsyncs
+// it within OfflineQueueSyncDelay (then it survives a power loss too). New
+// restores what it finds, in order, and Connect drains it under the same
+// rules; Close releases the directory. A full disk is an error on the call
+// (ErrQueueStorage), a directory another client has open ErrQueueDirInUse,
+// and a damaged record is skipped with a log line.
 //
 // # Callbacks
 //

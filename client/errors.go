@@ -24,6 +24,17 @@ var (
 	// ErrQueueDisabled: offline, and offline queueing is disabled (size 0).
 	// The request was not accepted.
 	ErrQueueDisabled = errors.New("client: offline, and offline queueing is disabled")
+	// ErrQueueStorage: the offline queue's directory (Config.OfflineQueueDir)
+	// could not be written: a full disk, an I/O error. The error wraps the
+	// system's (errors.Is(err, syscall.ENOSPC)). With NotAccepted, the
+	// request was not queued and nothing already queued was lost; with
+	// Queued, the request is queued in memory but not durable on disk.
+	ErrQueueStorage = errors.New("client: offline queue directory")
+	// ErrQueueDirInUse: New was given an OfflineQueueDir that another
+	// client, in this process or another, has open.
+	ErrQueueDirInUse = errors.New("client: offline queue directory in use")
+	// ErrClosed: the client was closed (Close).
+	ErrClosed = errors.New("client: closed")
 	// ErrDropped is given to the ack callback of a queued request that
 	// DropOldest removed to make room for a newer one.
 	ErrDropped = errors.New("client: dropped from the offline queue to make room (DropOldest)")

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -12,7 +13,14 @@ import (
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests, or, in a child the kill test started, the
+// device program it kills (runKillChild).
+func TestMain(m *testing.M) {
+	if round := os.Getenv(childRound); round != "" {
+		os.Exit(runKillChild(round, os.Getenv(childEnv)))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // newBroker starts the broker for a client test: AWS IoT Core's profile
 // without its one CONNECT per second per client id, because the tests'

@@ -1,5 +1,19 @@
 package client
 
+import "fmt"
+
+// String names the drop behaviour as its constant does.
+func (d DropBehavior) String() string {
+	switch d {
+	case DropNewest:
+		return "DropNewest"
+	case DropOldest:
+		return "DropOldest"
+	default:
+		return fmt.Sprintf("DropBehavior(%d)", int(d))
+	}
+}
+
 // outbox holds every accepted, unfinished request in acceptance order: those
 // in flight on a connection and those queued for it or the next one. It
 // applies the offline-queue policy. Requests go in flight from the front of
@@ -17,10 +31,11 @@ type outbox struct {
 	drop       DropBehavior
 }
 
-// enqueue queues r under the offline-queue policy. It returns the outcome,
-// the request to drop to make room (DropOldest: the caller finishes it),
-// or the refusal.
-func (o *outbox) enqueue(r *request) (Outcome, *request, error) {
+// admit applies the offline-queue policy to one more queued request,
+// changing nothing: it returns the outcome, the request to drop to make
+// room (DropOldest), or the refusal. The caller then queues the request
+// (pushBack) and finishes the dropped one.
+func (o *outbox) admit() (Outcome, *request, error) {
 	switch {
 	case o.limit < 0:
 		return NotAccepted, nil, ErrQueueDisabled
@@ -28,13 +43,26 @@ func (o *outbox) enqueue(r *request) (Outcome, *request, error) {
 		if o.drop == DropNewest {
 			return NotAccepted, nil, ErrQueueFull
 		}
-		oldest := o.firstQ
-		o.pushBack(r, stateQueued)
-		return QueuedDroppedOldest, oldest, nil
+		return QueuedDroppedOldest, o.firstQ, nil
 	}
-	o.pushBack(r, stateQueued)
 	return Queued, nil, nil
 }
+
+// nextSeq is the sequence number the next request pushed gets.
+func (o *outbox) nextSeq() uint64 { return o.seq + 1 }
+
+// restore queues r, a request an earlier process left in the offline
+// queue's directory, with its sequence number from then (r.seq). Restored
+// requests come first, in order; then seq is set above every number on
+// disk (setSeq).
+func (o *outbox) restore(r *request) {
+	o.seq = r.seq - 1
+	o.pushBack(r, stateQueued)
+}
+
+// setSeq makes the sequence numbers continue after seq, if they are not
+// already past it.
+func (o *outbox) setSeq(seq uint64) { o.seq = max(o.seq, seq) }
 
 // pushInflight appends r as in flight on l.
 func (o *outbox) pushInflight(r *request, l *link) {

@@ -19,6 +19,15 @@ func queuedTopics(o *outbox) []string {
 
 func req(i int) *request { return &request{kind: kindPublish, topic: strconv.Itoa(i)} }
 
+// enqueue queues r as the session does: the policy first, then the push.
+func enqueue(o *outbox, r *request) (Outcome, *request, error) {
+	out, dropped, err := o.admit()
+	if err == nil {
+		o.pushBack(r, stateQueued)
+	}
+	return out, dropped, err
+}
+
 // The Python SDK's own queue cases (test_offline_request_queue.py).
 func TestQueuePolicies(t *testing.T) {
 	t.Parallel()
@@ -55,7 +64,7 @@ func TestQueuePolicies(t *testing.T) {
 			outcomes, errs := map[Outcome]int{}, map[error]int{}
 			var dropped []string
 			for i := range tt.n {
-				out, d, err := o.enqueue(req(i))
+				out, d, err := enqueue(o, req(i))
 				if err != nil {
 					errs[err]++
 					continue
@@ -85,7 +94,7 @@ func TestQueueWithoutBoundKeepsEverything(t *testing.T) {
 	t.Parallel()
 	o := &outbox{}
 	for i := range 10000 {
-		out, _, err := o.enqueue(req(i))
+		out, _, err := enqueue(o, req(i))
 		require.NoError(t, err)
 		require.Equal(t, Queued, out)
 	}
@@ -103,7 +112,7 @@ func TestRequeueKeepsOrder(t *testing.T) {
 	o.pushInflight(b, l)
 	o.pushInflight(c, l)
 	o.remove(b)
-	_, _, err := o.enqueue(d)
+	_, _, err := enqueue(o, d)
 	require.NoError(t, err)
 	require.Same(t, d, o.firstQueued())
 	require.Equal(t, []*request{a, c}, o.requeueFrom(l))
@@ -127,9 +136,9 @@ func TestDropOldestSkipsInflight(t *testing.T) {
 	o := &outbox{limit: 1, drop: DropOldest}
 	a := req(0)
 	o.pushInflight(a, &link{})
-	_, _, err := o.enqueue(req(1))
+	_, _, err := enqueue(o, req(1))
 	require.NoError(t, err)
-	out, dropped, err := o.enqueue(req(2))
+	out, dropped, err := enqueue(o, req(2))
 	require.NoError(t, err)
 	require.Equal(t, QueuedDroppedOldest, out)
 	require.Equal(t, "1", dropped.topic)
@@ -144,7 +153,7 @@ func TestDoneUpToFollowsAcceptanceOrder(t *testing.T) {
 	l := &link{}
 	a, b, c := req(0), req(1), req(2)
 	o.pushInflight(a, l)
-	_, _, err := o.enqueue(b)
+	_, _, err := enqueue(o, b)
 	require.NoError(t, err)
 	require.False(t, o.doneUpTo(a.seq))
 	o.remove(a)

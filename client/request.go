@@ -50,7 +50,7 @@ type result struct {
 
 // request is one publish, subscribe or unsubscribe, from acceptance until it
 // is finished. Requests live in the outbox in acceptance order; the session
-// owns their state (its mutex guards state, link, seq and closes).
+// owns their state (its mutex guards state, link, seq, closes and stored).
 type request struct {
 	kind  reqKind
 	qos   QoS
@@ -73,6 +73,8 @@ type request struct {
 	// closes counts the connections the broker closed while this request was
 	// the oldest one waiting for its acknowledgement (see rejectIfPoison).
 	closes int
+	// stored: its record is in the offline queue's directory (diskQueue).
+	stored bool
 
 	// Set by the link (its mutex guards them).
 	sentOn *link     // the link that handed it to paho last

@@ -29,6 +29,8 @@ type session struct {
 	flushers []flusher
 	run      *run        // the current Connect…Disconnect, or nil
 	disp     *dispatcher // the latest run's dispatcher (callbacks stay ordered across runs)
+	disk     *diskQueue  // the queue's directory (OfflineQueueDir), or nil
+	closed   bool        // Close was called
 }
 
 // flusher is a Flush call waiting for the requests accepted up to seq.
@@ -51,6 +53,9 @@ func (s *session) setStatus(st Status) {
 // accepting returns why new requests are refused now, or nil. s.mu must be
 // held.
 func (s *session) accepting() error {
+	if s.closed {
+		return ErrClosed
+	}
 	switch s.status {
 	case StatusIdle:
 		return ErrNotConnected
@@ -79,7 +84,10 @@ type admission struct {
 // while the live connection is still taking earlier requests (then the
 // link goroutine pulls it as soon as it can, see pull). With direct, a publish
 // may be handed to paho by the caller itself (the fast path of a
-// synchronous call).
+// synchronous call). With a queue directory, a queued publish is on disk
+// before submit returns (see diskQueue.durable); if it cannot be written,
+// it is refused and nothing changes; if it was written but its fsync
+// failed, it stays queued and the error says so.
 func (s *session) submit(r *request, direct bool) (admission, error) {
 	s.mu.Lock()
 	if err := s.accepting(); err != nil {
@@ -104,20 +112,26 @@ func (s *session) submit(r *request, direct bool) (admission, error) {
 			return admission{InFlight, l, false}, nil
 		}
 	}
-	outcome, dropped, err := s.out.enqueue(r)
+	outcome, dropped, err := s.out.admit()
+	var pos int64
+	if err == nil {
+		pos, err = s.disk.add(r, s.out.nextSeq(), dropped)
+	}
+	if err != nil {
+		s.mu.Unlock()
+		releasePayload(r.buf)
+		return admission{}, err
+	}
+	s.out.pushBack(r, stateQueued)
 	if dropped != nil {
 		s.finish(dropped, ErrDropped)
 	}
 	s.mu.Unlock()
-	if err != nil {
-		releasePayload(r.buf)
-		return admission{}, err
-	}
 	if l != nil {
 		l.signal() // it pulls the request when it can
 	}
 	s.log.Debug("client: request queued", "kind", r.kind, "topic", r.topic, "outcome", outcome)
-	return admission{outcome, l, false}, nil
+	return admission{outcome, l, false}, s.disk.durable(pos)
 }
 
 // next returns the next request for l to hand to paho: what l was given,
@@ -193,6 +207,7 @@ func (s *session) finish(r *request, err error) {
 		return
 	}
 	s.out.remove(r)
+	s.disk.remove(r)
 	var se *SubscribeError
 	switch {
 	case r.kind == kindSubscribe && errors.As(err, &se):
@@ -223,10 +238,11 @@ func (s *session) finish(r *request, err error) {
 // them again (at least once). Requests the connection finished before it
 // ended were settled before this runs (link.finish). When the broker
 // closed the connection, the oldest request still waiting for its answer
-// may be rejected instead (rejectIfPoison). It returns how many went back.
+// may be rejected instead (rejectIfPoison). With a queue directory, the
+// publishes that went back and are not on disk yet are put there before
+// their synchronous callers hear Queued. It returns how many went back.
 func (s *session) linkEnded(l *link, closedByBroker bool, now time.Time) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.link == l {
 		s.link = nil
 	}
@@ -234,8 +250,16 @@ func (s *session) linkEnded(l *link, closedByBroker bool, now time.Time) int {
 	if closedByBroker {
 		back = s.rejectIfPoison(l, back, now)
 	}
+	pos, err := s.disk.addBack(back)
+	s.mu.Unlock()
+	if err == nil {
+		err = s.disk.durable(pos)
+	}
+	if err != nil {
+		s.log.Error("client: offline queue: requests back from the lost connection are queued in memory only", "requests", len(back), "error", err)
+	}
 	for _, r := range back {
-		r.report(Queued, nil)
+		r.report(Queued, err)
 	}
 	return len(back)
 }

@@ -18,7 +18,8 @@ type options struct {
 
 	// Go sample only.
 	samples.Schedule
-	faults bool
+	faults   bool
+	queueDir string
 }
 
 func (o *options) publishes() bool  { return o.mode == "both" || o.mode == "publish" }
@@ -36,8 +37,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	samples.StringFlag(fs, &o.message, "M", "message", "Hello World!", "message to publish")
 	o.Schedule.Register(fs, "stop after this many messages (0: run until Ctrl-C)",
 		"time between publishes; the client's timings scale with it (1s: the seed's exact settings)")
-	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining")
-	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--faults]",
+	fs.BoolVar(&o.faults, "faults", false, "embedded broker only: cut the link now and then to show reconnects, queueing and draining, and a restart that loses nothing")
+	fs.StringVar(&o.queueDir, "queue-dir", "", "keep the offline queue in this directory, so that it survives a restart (default: in memory; with --faults, a temporary directory)")
+	err := samples.Parse(fs, args, stderr, "basicpubsub [-e ENDPOINT -r ROOTCA [-c CERT -k KEY | -w]] [-p PORT] [--region REGION] [-id CLIENTID] [-t TOPIC] [-m MODE] [-M MESSAGE] [--count N] [--queue-dir DIR] [--faults]",
 		o.Connection.Check, o.Schedule.Check, samples.Mode(&o.mode, allowedActions...), o.checkFaults)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,32 @@ func TestFaultDemoShowsTheTimeline(t *testing.T) {
 	for i := range 8 {
 		require.Contains(t, stdout.String(), fmt.Sprintf("\"sequence\": %d}", i), "message %d arrived despite the cut", i)
 	}
+}
+
+// The second outage restarts the program: the client is closed with
+// publishes queued, and a new one on the same directory restores and
+// drains them; the broker received every publish.
+func TestFaultDemoRestartLosesNothing(t *testing.T) {
+	var stdout, stderr testenv.Buffer
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"--faults", "--count", "18", "--interval", "50ms", "--queue-dir", dir}, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	log := stderr.String()
+	restart := regexp.MustCompile(`\*\*\* restart: the program closes its client with (\d+) publishes queued in ` + regexp.QuoteMeta(dir))
+	m := restart.FindStringSubmatch(log)
+	require.NotNil(t, m, log)
+	require.NotEqual(t, "0", m[1], "publishes were queued at the restart")
+	for _, want := range []string{
+		"offline queue opened dir=" + dir + " restored=" + m[1],
+		"*** restarted: a new client on the same directory restored " + m[1] + " publishes",
+		"*** the broker received all 18 publishes",
+	} {
+		require.Contains(t, log, want)
+	}
+	require.Less(t, strings.Index(log, m[0]), strings.Index(log, "restored="+m[1]))
+	restored, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, strings.Count(stdout.String(), "Received a new message"), 18-restored, "the rest came back to the subscription")
 }
 
 func TestInterruptDisconnectsCleanly(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -45,6 +46,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.ConfigureConnectDisconnectTimeout(10 * o.Interval)                         // 10 sec
 	cfg.ConfigureMQTTOperationTimeout(5 * o.Interval)                              // 5 sec
 	cfg.Logger = slog.New(log)
+	// The offline queue in a directory survives a restart (--queue-dir);
+	// the fault demo restarts the client, so it needs one.
+	cfg.OfflineQueueDir = o.queueDir
+	if o.faults && o.queueDir == "" {
+		if cfg.OfflineQueueDir, err = os.MkdirTemp("", "basicpubsub-queue-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(cfg.OfflineQueueDir)
+	}
 	myAWSIoTMQTTClient, err := client.New(cfg)
 	if err != nil {
 		return err
@@ -52,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Connect and subscribe to AWS IoT
 	if err := myAWSIoTMQTTClient.Connect(ctx); err != nil {
+		_ = myAWSIoTMQTTClient.Close() // releases --queue-dir
 		return err
 	}
 	s := &sample{o: o, c: myAWSIoTMQTTClient, log: log, stdout: stdout, received: make(chan struct{}, 1)}
@@ -90,12 +101,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case o.mode == "publish":
 			fmt.Fprintf(stdout, "Published topic %s: %s\n\n", o.topic, messageJSON)
 		}
+		if demo != nil && loopCount%20 == 15 { // in every other outage
+			if err := s.restart(ctx, cfg, demo); err != nil {
+				return err
+			}
+			myAWSIoTMQTTClient = s.c
+		}
 		if !samples.Sleep(ctx, o.Interval) {
 			return nil
 		}
 	}
+	if demo != nil {
+		if err := demo.verify(ctx, s.c, o.clientID, o.topic, o.Count); err != nil {
+			return err
+		}
+	}
 	if o.subscribes() {
-		return s.waitReceived(ctx, o.Count, 30*o.Interval+10*time.Second)
+		// What a restarted client drained before its new subscription does
+		// not come back to it (the broker counted it, verify).
+		return s.waitReceived(ctx, o.Count-s.restored, 30*o.Interval+10*time.Second)
 	}
 	return nil
 }
@@ -110,6 +134,7 @@ type sample struct {
 	mu       sync.Mutex // guards n, stdout writes
 	n        int
 	received chan struct{} // signalled on each message
+	restored int           // publishes the fault demo's restarts restored
 }
 
 // customCallback prints what the Python sample's customCallback prints.
@@ -150,11 +175,10 @@ func (s *sample) waitReceived(ctx context.Context, n int, timeout time.Duration)
 	}
 }
 
-// disconnect ends the session cleanly, even after Ctrl-C.
+// disconnect ends the session cleanly, even after Ctrl-C, and releases
+// the offline queue's directory (Close).
 func (s *sample) disconnect() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*s.o.Interval)
-	defer cancel()
-	if err := s.c.Disconnect(ctx); err != nil {
+	if err := s.c.Close(); err != nil {
 		s.log.say("disconnect: %v", err)
 	}
 }

@@ -51,8 +51,8 @@ func (e errTargetsMissed) Error() string {
 
 // scale sets how much each measurement does.
 type scale struct {
-	rounds, syncN, asyncN, latencyN, growthN, growthReps, drainN, slowDrainN, lossN, reconnectN, queueN int
-	backoffBase                                                                                         time.Duration
+	rounds, syncN, asyncN, latencyN, growthN, growthReps, drainN, slowDrainN, lossN, reconnectN, queueN, diskQueueN, durableQueueN int
+	backoffBase                                                                                                                    time.Duration
 	// roundTime is about how long one throughput round lasts (0: as long
 	// as its n messages take), in turns: the contestants take turns this
 	// many times within a round.
@@ -61,8 +61,8 @@ type scale struct {
 }
 
 var (
-	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, growthReps: 7, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, backoffBase: 50 * time.Millisecond, roundTime: 300 * time.Millisecond, turns: 8}
-	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, growthReps: 1, drainN: 20, slowDrainN: 2, lossN: 10, reconnectN: 3, queueN: 10_000, backoffBase: 10 * time.Millisecond, turns: 1}
+	fullScale  = scale{rounds: 25, syncN: 2000, asyncN: 10000, latencyN: 2000, growthN: 10000, growthReps: 7, drainN: 200, slowDrainN: 200, lossN: 200, reconnectN: 50, queueN: 1_000_000, diskQueueN: 200_000, durableQueueN: 5000, backoffBase: 50 * time.Millisecond, roundTime: 300 * time.Millisecond, turns: 8}
+	quickScale = scale{rounds: 1, syncN: 100, asyncN: 400, latencyN: 50, growthN: 200, growthReps: 1, drainN: 20, slowDrainN: 2, lossN: 10, reconnectN: 3, queueN: 10_000, diskQueueN: 2000, durableQueueN: 100, backoffBase: 10 * time.Millisecond, turns: 1}
 )
 
 func run(args []string, stdout io.Writer) error {
@@ -79,7 +79,7 @@ func run(args []string, stdout io.Writer) error {
 	quick := fs.Bool("quick", false, "small runs, to check the report works (its numbers mean little)")
 	rounds := fs.Int("rounds", 0, "throughput rounds per case (default 25; 1 with -quick)")
 	only := fs.String("only", "", "comma-separated measurements to run (default all): "+
-		"throughput, latency, drain-100hz, drain-2hz, backoff, link-loss, reconnect, offline-queue, cost-growth, binary-size")
+		"throughput, latency, drain-100hz, drain-2hz, backoff, link-loss, reconnect, offline-queue, persistent-queue, cost-growth, binary-size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +119,7 @@ func run(args []string, stdout io.Writer) error {
 		{"link-loss", func() ([]row, error) { return lossDetection(e, sc.lossN) }},
 		{"reconnect", func() ([]row, error) { return reconnectCost(e, sc.reconnectN) }},
 		{"offline-queue", func() ([]row, error) { return offlineQueue(e, sc.queueN) }},
+		{"persistent-queue", func() ([]row, error) { return persistentQueue(e, sc.diskQueueN, sc.durableQueueN) }},
 		{"cost-growth", func() ([]row, error) { return costGrowth(e, sc.growthN, sc.growthReps) }},
 		{"binary-size", binarySize},
 	}

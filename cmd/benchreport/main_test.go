@@ -31,6 +31,7 @@ func TestQuickReportRendersEveryMeasurement(t *testing.T) {
 		{"link-loss", []string{"Link-loss detection"}, 1},
 		{"reconnect", []string{"Reconnect cost"}, 0},
 		{"offline-queue", []string{"Offline queue", "memory per queued message"}, 1},
+		{"persistent-queue", []string{"Persistent offline queue", "SyncBatched, 2.0k publishes: enqueue rate", "SyncEachRequest, 100 publishes: bytes on disk per message", "in memory, 2.0k publishes: drain rate"}, 1},
 		{"cost-growth", []string{"Cost growth", "50 subscription(s)", "100 concurrent publisher(s)"}, 0},
 		{"binary-size", []string{"Binary size", "on raw paho"}, 1},
 	}

@@ -164,12 +164,9 @@ func StartClient(cfg client.Config) (*client.Client, error) {
 	return c, nil
 }
 
-// StopClient disconnects c, bounded by Timeout.
-func StopClient(c *client.Client) {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	defer cancel()
-	_ = c.Disconnect(ctx)
-}
+// StopClient closes c (disconnecting it, and releasing its offline queue's
+// directory), bounded by its connect/disconnect timeout.
+func StopClient(c *client.Client) { _ = c.Close() }
 
 // AwaitStatus waits, bounded by Timeout, until c's status is want.
 func AwaitStatus(c *client.Client, want client.Status) error {
