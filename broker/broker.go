@@ -62,6 +62,7 @@ type Broker struct {
 
 	mu        sync.Mutex // guards srv, inboxes, closed, wsSecrets
 	srv       *mqtt.Server
+	attaching *attachGate // srv's
 	inboxes   map[*Inbox]struct{}
 	closed    bool
 	wsSecrets map[string]string
@@ -141,12 +142,12 @@ func (b *Broker) start() error {
 		}
 		b.listeners[name] = newListener(name, b.host, p)
 	}
-	srv, err := b.startServer()
+	srv, gate, err := b.startServer()
 	if err != nil {
 		return err
 	}
 	b.mu.Lock()
-	b.srv = srv
+	b.srv, b.attaching = srv, gate
 	b.mu.Unlock()
 	return nil
 }
@@ -191,7 +192,7 @@ func (b *Broker) makeCredentials() error {
 
 // startServer starts a mochi server on fresh internal ports and points the
 // proxies at it. If it fails, it closes every listener it opened.
-func (b *Broker) startServer() (_ *mqtt.Server, err error) {
+func (b *Broker) startServer() (_ *mqtt.Server, _ *attachGate, err error) {
 	var opened []func() error // closes what this call opened
 	defer func() {
 		if err != nil {
@@ -210,6 +211,7 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	d := &drops{rec: b.Events, skipPayload: b.cfg.skipMessages, pub: b.pub}
 	logger := slog.New(&dropLog{next: b.cfg.logger.Handler(), d: d})
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: logger, Capabilities: caps})
+	gate := newAttachGate()
 	d.srv = srv
 	rh := &recordHook{rec: b.Events, drops: d, clientAddr: b.clientAddr, skipMessages: b.cfg.skipMessages}
 	ch := &controlHook{srv: srv, faults: &b.faults, rec: b.Events, authorize: b.cfg.authorize}
@@ -226,14 +228,14 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 	}
 	for _, h := range hooks {
 		if err := srv.AddHook(h, nil); err != nil {
-			return nil, fmt.Errorf("broker: add hook: %w", err)
+			return nil, nil, fmt.Errorf("broker: add hook: %w", err)
 		}
 	}
 	upstreams := make(map[string]string) // listener name → where its proxy forwards
 	for _, name := range b.listenerNames() {
 		inner, err := b.net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("broker: listen: %w", err)
+			return nil, nil, fmt.Errorf("broker: listen: %w", err)
 		}
 		upstreams[name] = inner.Addr().String()
 		var ml listeners.Listener
@@ -247,26 +249,26 @@ func (b *Broker) startServer() (_ *mqtt.Server, err error) {
 			tl.customAuth = b.cfg.authorize != nil
 			tl.requireALPN = name == ListenerALPN
 			opened = append(opened, tl.Close)
-			ml = listeners.NewNet(name, keepaliveListener{tl, b.cfg.profile})
+			ml = listeners.NewNet(name, keepaliveListener{tl, b.cfg.profile, gate})
 		case ListenerTCP:
 			opened = append(opened, inner.Close)
-			ml = listeners.NewNet(name, keepaliveListener{inner, b.cfg.profile})
+			ml = listeners.NewNet(name, keepaliveListener{inner, b.cfg.profile, gate})
 		case ListenerWSS:
-			ws := newWSListener(b, inner, b.serverCert)
+			ws := newWSListener(b, inner, b.serverCert, gate)
 			opened = append(opened, ws.ln.Close)
 			ml = ws
 		}
 		if err := srv.AddListener(ml); err != nil {
-			return nil, fmt.Errorf("broker: add listener %s: %w", name, err)
+			return nil, nil, fmt.Errorf("broker: add listener %s: %w", name, err)
 		}
 	}
 	if err := srv.Serve(); err != nil {
-		return nil, fmt.Errorf("broker: serve: %w", err)
+		return nil, nil, fmt.Errorf("broker: serve: %w", err)
 	}
 	for name, up := range upstreams {
 		b.listeners[name].Proxy.SetUpstream(up)
 	}
-	return srv, nil
+	return srv, gate, nil
 }
 
 // listenerNames returns the names of the broker's listeners, in a fixed
@@ -281,13 +283,15 @@ func (b *Broker) listenerNames() []string {
 	return names
 }
 
-// stopServer closes a mochi server once its clients are gone, guarding
-// against mochi's known shutdown hangs.
-func stopServer(srv *mqtt.Server) error {
+// stopServer closes a mochi server once its clients are gone and the
+// connections handed to it are attached (gate), guarding against mochi's
+// known shutdown hangs.
+func stopServer(srv *mqtt.Server, gate *attachGate) error {
 	deadline := time.Now().Add(stopTimeout)
 	for atomic.LoadInt64(&srv.Info.ClientsConnected) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond) // bounded by stopTimeout
 	}
+	gate.close(time.Until(deadline))
 	done := make(chan struct{})
 	go func() {
 		srv.Close()
@@ -455,12 +459,12 @@ func (b *Broker) Restart() error {
 		return errors.New("broker: restart: closed")
 	}
 	b.Events.add(Event{Kind: KindFault, Fault: FaultRestart, Detail: "restart"})
-	old := b.srv
-	srv, err := b.startServer() // proxies now send new links to srv
+	old, oldGate := b.srv, b.attaching
+	srv, gate, err := b.startServer() // proxies now send new links to srv
 	if err != nil {
 		return err
 	}
-	b.srv = srv
+	b.srv, b.attaching = srv, gate
 	for in := range b.inboxes {
 		if err := in.subscribe(srv); err != nil {
 			return err
@@ -469,7 +473,7 @@ func (b *Broker) Restart() error {
 	for _, p := range b.proxies() {
 		closeLinks(p.linksWhere(func(*link) bool { return true }), FIN)
 	}
-	return stopServer(old)
+	return stopServer(old, oldGate)
 }
 
 // Close stops the broker: it closes the proxies and their links, stops mochi
@@ -482,7 +486,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
-	srv := b.srv
+	srv, gate := b.srv, b.attaching
 	inboxes := b.inboxes
 	b.inboxes = nil
 	b.mu.Unlock()
@@ -494,7 +498,7 @@ func (b *Broker) Close() error {
 	b.pub.wg.Wait() // with every link closed, no publish is blocked
 	var err error
 	if srv != nil {
-		err = stopServer(srv)
+		err = stopServer(srv, gate)
 	}
 	for in := range inboxes {
 		in.close()

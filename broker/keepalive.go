@@ -30,11 +30,15 @@ type keepaliveConn struct {
 	// closes the connection.
 	onTimeout func()
 	once      sync.Once
+	// attached tells the server's attachGate that mochi has attached the
+	// connection (it first reads it or sets its deadline).
+	attached func()
 }
 
 // SetDeadline sets the read and write deadlines: 1.5 × keepalive from now
 // for any deadline mochi asks for once the keepalive is known.
 func (c *keepaliveConn) SetDeadline(t time.Time) error {
+	c.attached()
 	if !t.IsZero() && c.deadline > 0 {
 		t = time.Now().Add(c.deadline)
 	}
@@ -44,6 +48,7 @@ func (c *keepaliveConn) SetDeadline(t time.Time) error {
 // Read reads, and on a keepalive timeout runs onTimeout with a fresh write
 // deadline.
 func (c *keepaliveConn) Read(p []byte) (int, error) {
+	c.attached()
 	n, err := c.Conn.Read(p)
 	if err != nil && c.onTimeout != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.once.Do(func() {
@@ -57,11 +62,22 @@ func (c *keepaliveConn) Read(p []byte) (int, error) {
 // Underlying returns the connection under the keepalive correction.
 func (c *keepaliveConn) Underlying() net.Conn { return c.Conn }
 
+// newKeepaliveConn makes the connection handed to mochi, or returns false
+// when gate is closing.
+func newKeepaliveConn(c net.Conn, gate *attachGate) (*keepaliveConn, bool) {
+	attached, ok := gate.admit()
+	if !ok {
+		return nil, false
+	}
+	return &keepaliveConn{Conn: c, attached: attached}, true
+}
+
 // keepaliveListener hands out its connections as keepaliveConns, shaped to
 // the profile's throughput.
 type keepaliveListener struct {
 	net.Listener
 	profile *Profile
+	gate    *attachGate
 }
 
 func (l keepaliveListener) Accept() (net.Conn, error) {
@@ -69,7 +85,12 @@ func (l keepaliveListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keepaliveConn{Conn: shape(c, l.profile)}, nil
+	kc, ok := newKeepaliveConn(shape(c, l.profile), l.gate)
+	if !ok {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return kc, nil
 }
 
 // keepaliveHook tells each client's keepaliveConn the keepalive mochi uses

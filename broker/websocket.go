@@ -25,9 +25,10 @@ import (
 // upgrade request and answers in the header spelling the Python SDK
 // rejects.)
 type wsListener struct {
-	ln  *tlsListener
-	srv *http.Server
-	b   *Broker
+	ln   *tlsListener
+	srv  *http.Server
+	b    *Broker
+	gate *attachGate
 
 	mu        sync.Mutex // guards establish, closed, and sessions.Add
 	establish listeners.EstablishFn
@@ -39,7 +40,7 @@ type wsListener struct {
 // tlsListener, which records refused ones, before the HTTP server sees the
 // connection; the server's own error log goes to the broker's logger, not
 // to the process's stderr.
-func newWSListener(b *Broker, raw net.Listener, serverCert tls.Certificate) *wsListener {
+func newWSListener(b *Broker, raw net.Listener, serverCert tls.Certificate, gate *attachGate) *wsListener {
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{serverCert},
 		NextProtos:   []string{"http/1.1"},
@@ -48,7 +49,7 @@ func newWSListener(b *Broker, raw net.Listener, serverCert tls.Certificate) *wsL
 	if p := b.cfg.profile; p != nil && p.RequireSNI {
 		cfg = withRequiredSNI(cfg)
 	}
-	l := &wsListener{b: b, ln: newTLSListener(raw, cfg, b.Events, ListenerWSS, b.clientAddr)}
+	l := &wsListener{b: b, gate: gate, ln: newTLSListener(raw, cfg, b.Events, ListenerWSS, b.clientAddr)}
 	l.srv = &http.Server{
 		Handler:           http.HandlerFunc(l.upgrade),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -119,7 +120,12 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	l.mu.Unlock()
 	defer l.sessions.Done()
 	accessKey, _, _ := strings.Cut(r.URL.Query().Get("X-Amz-Credential"), "/")
-	_ = establish(ListenerWSS, &keepaliveConn{Conn: &signedConn{Conn: shape(wsconn.New(ws), l.b.cfg.profile), accessKey: accessKey}})
+	kc, ok := newKeepaliveConn(&signedConn{Conn: shape(wsconn.New(ws), l.b.cfg.profile), accessKey: accessKey}, l.gate)
+	if !ok {
+		ws.Close()
+		return
+	}
+	_ = establish(ListenerWSS, kc)
 }
 
 // signedConn is a WebSocket connection whose upgrade request accessKey
