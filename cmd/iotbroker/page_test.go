@@ -93,9 +93,12 @@ func TestLivePageInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, connectedAt, "the client is listed again, with its new connection's time")
 
-	connects, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#timeline [data-kind="CONNECT"]').length`))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, connects, 2, "both connections on the timeline")
+	first := ib.waitEvent(t, 0, "kind=CONNECT&client=page-device", nil)
+	again := ib.waitEvent(t, gone.Seq, "kind=CONNECT&client=page-device", nil)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.WaitReady(css(onTimeline, "CONNECT", first.Seq)),
+		chromedp.WaitReady(css(onTimeline, "CONNECT", again.Seq)),
+	), "both connections on the timeline")
 
 	if dir := os.Getenv("IOTBROKER_SCREENSHOT_DIR"); dir != "" {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
