@@ -48,6 +48,11 @@ func TestMosquittoClients(t *testing.T) {
 	first := ib.waitEvent(t, subscribed.Seq, "kind=DELIVER&client=mosq-sub", nil)
 	require.Equal(t, "one", *first.Payload)
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mosquitto_sub stdout:\n%s\nstderr:\n%s", subscriber.stdout, subscriber.stderr)
+		}
+	})
 	ib.mustDo(t, "POST", "/clients/mosq-sub/cut?mode=rst", "", nil)
 	cut := ib.waitEvent(t, first.Seq, "kind=FAULT&fault=cut", nil)
 	gone := ib.waitEvent(t, cut.Seq, "kind=DISCONNECT&client=mosq-sub", nil)
