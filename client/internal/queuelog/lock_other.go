@@ -9,7 +9,8 @@ import (
 
 var errWouldBlock = errors.New("would block")
 
-// flock is not available: the directory's lock needs flock(2).
-func flock(*os.File) error {
-	return errors.New("queuelog: a queue directory needs a Unix system (flock)")
+// lockExclusive is not available: the directory's lock needs POSIX record
+// locks.
+func lockExclusive(*os.File) error {
+	return errors.New("queuelog: a queue directory needs a Unix system (fcntl locks)")
 }

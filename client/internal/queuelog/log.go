@@ -2,8 +2,8 @@
 // process that wrote them: an append-only segment file in one directory,
 // each record a frame with its length and a CRC-32C, and a record's
 // deletion a small frame of its own. Open takes the directory's exclusive
-// lock (flock), replays the file and returns the live records in id order;
-// a truncated or corrupted frame (power lost mid-write) is reported and
+// lock (a POSIX record lock), replays the file and returns the live
+// records in id order; a truncated or corrupted frame (power lost mid-write) is reported and
 // skipped, and the records before it are kept. When most of the file is
 // deleted records, Compact writes the live ones to a fresh segment and
 // removes the old one.
@@ -47,7 +47,7 @@ type Options struct {
 type Log struct {
 	dir  string
 	opts Options
-	lock *os.File
+	lock *dirLock
 
 	// syncMu is held while a Sync fsyncs outside mu, and by what replaces
 	// or closes the file (Compact, Close), so the file Sync uses stays open.
