@@ -17,7 +17,7 @@ import (
 // that the race detector found under load).
 func TestCloseWhileConnectionsArrive(t *testing.T) {
 	t.Parallel()
-	for range 30 {
+	for range 15 {
 		b, err := broker.StartTLS(broker.WithPlainTCP())
 		require.NoError(t, err)
 		addr := b.TCP().Addr

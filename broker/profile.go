@@ -88,6 +88,9 @@ type Profile struct {
 	// SessionExpiry is how long a persistent session outlives its
 	// connection (an MQTT 5 client may ask for less). AWS: 1 h.
 	SessionExpiry time.Duration
+	// ResumeRate is how many stored messages per second a resumed
+	// persistent session is sent, alongside live traffic. AWS: 10.
+	ResumeRate int
 	// WebSocketLifetime closes a WebSocket connection after this long
 	// (WEBSOCKET_TTL_EXPIRATION). AWS: 24 h.
 	WebSocketLifetime time.Duration
@@ -179,6 +182,7 @@ func AWSIoTCore() Profile {
 		Throughput:             512 * 1024,
 		ConnectInterval:        time.Second,
 		SessionExpiry:          time.Hour,
+		ResumeRate:             10,
 		WebSocketLifetime:      24 * time.Hour,
 		RequireSNI:             true,
 		ReservedTopics:         true,
@@ -218,7 +222,7 @@ func (p *Profile) validate() error {
 	case p.TimeScale < 0:
 		return bad("TimeScale", fmt.Sprintf("is %v; it must be above 0 (1 is AWS's time)", p.TimeScale))
 	case p.MaxPayload < 0, p.MaxClientIDBytes < 0, p.MaxFiltersPerSubscribe < 0, p.MaxSubscriptions < 0,
-		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0,
+		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0,
 		p.SessionExpiry < 0, p.WebSocketLifetime < 0, p.ConnectionLifetime < 0:
 		return errors.New("broker: a Profile limit is negative; 0 means no limit")
 	case p.MaxKeepalive != 0 && p.MinKeepalive > p.MaxKeepalive:

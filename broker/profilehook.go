@@ -30,14 +30,18 @@ type profileHook struct {
 	// began (mochi calls no OnDisconnect for it).
 	refused func(cl *mqtt.Client, clientID string, v *violation)
 
-	mu      sync.Mutex // guards clients
+	mu      sync.Mutex // guards clients, resuming
 	clients map[*mqtt.Client]*clientState
+	// resuming holds the stored deliveries taken from a resumed session
+	// as its CONNACK is written, until OnSessionEstablished paces them.
+	resuming map[*mqtt.Client][]packets.Packet
 }
 
 // clientState is what the profile keeps for one connection.
 type clientState struct {
 	inbound, outbound *rate.Limiter // PublishRate; nil without one
 	lifetime          *time.Timer   // WebSocketLifetime / ConnectionLifetime
+	resume            *resumeQueue  // a resumed session's stored deliveries; nil if none
 
 	mu sync.Mutex // guards subscribing, released
 	// subscribing holds the filters of the SUBSCRIBE being processed, and
@@ -54,6 +58,7 @@ func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLim
 	return &profileHook{
 		p: p, srv: srv, drops: d, connects: connects, lifecycle: lc, refused: refused,
 		sessions: newSessionTimers(srv), clients: make(map[*mqtt.Client]*clientState),
+		resuming: make(map[*mqtt.Client][]packets.Packet),
 	}
 }
 
@@ -183,7 +188,13 @@ func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	}
 	h.mu.Lock()
 	h.clients[cl] = st
+	stored := h.resuming[cl]
+	delete(h.resuming, cl)
 	h.mu.Unlock()
+	if len(stored) > 0 {
+		st.resume = &resumeQueue{pending: stored}
+		st.resume.start(cl, h.p.scaled(time.Second/time.Duration(h.p.ResumeRate)))
+	}
 	h.lifecycle.connected(cl)
 }
 
@@ -212,6 +223,9 @@ func (h *profileHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 		st.lifetime.Stop()
 	}
 	st.restoreReleased(cl)
+	if st.resume != nil {
+		st.resume.stop(cl)
+	}
 	if cause := cl.StopCause(); cause != nil {
 		err = cause
 	}
@@ -234,7 +248,8 @@ func (h *profileHook) sessionExpiry(cl *mqtt.Client) time.Duration {
 }
 
 // OnPacketEncode notes the deliveries mochi releases from the hold of
-// unacknowledged ones, and adds AWS's MQTT 5 CONNACK properties (mochi
+// unacknowledged ones, takes a resumed session's stored deliveries for
+// pacing (resume.go), and adds AWS's MQTT 5 CONNACK properties (mochi
 // sends only some of them).
 func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if pk.FixedHeader.Type == packets.Publish {
@@ -242,6 +257,11 @@ func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets
 			st.noteReleased(pk)
 		}
 		return pk
+	}
+	if pk.FixedHeader.Type == packets.Connack && pk.SessionPresent && h.p.ResumeRate > 0 {
+		h.mu.Lock()
+		h.resuming[cl] = takeStored(cl) // before mochi resends them all at once
+		h.mu.Unlock()
 	}
 	if pk.FixedHeader.Type != packets.Connack || cl.Properties.ProtocolVersion != 5 || pk.ReasonCode != 0 {
 		return pk
