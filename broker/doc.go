@@ -66,7 +66,7 @@
 // bytes and 7 slashes, 8 filters per SUBSCRIBE and 50 subscriptions per
 // connection, 128-byte client ids, one CONNECT per second per client id,
 // 100 publishes per second and 512 KiB/s per connection, at most 100
-// unacknowledged QoS 1 deliveries, keepalive clamped to 30–1200 s,
+// unacknowledged QoS 1 deliveries (each dropped after an hour), keepalive clamped to 30–1200 s,
 // retained messages only to exact filters, "#" not matching its parent,
 // only AWS's reserved $aws topics, Basic Ingest, SNI required, a 1 h
 // session expiry with stored messages resumed at 10 a second, the 24 h

@@ -71,6 +71,9 @@ type Profile struct {
 	// MaxUnackedOutbound is how many QoS 1 deliveries a client may leave
 	// unacknowledged; later ones wait for its PUBACKs. AWS: 100.
 	MaxUnackedOutbound int
+	// UnackedExpiry drops a QoS 1 delivery still unacknowledged after this
+	// long (recorded as DROPPED), in a live or a stored session. AWS: 1 h.
+	UnackedExpiry time.Duration
 	// PublishRate limits the publishes per second per connection, each
 	// direction: inbound ones beyond it are discarded with no PUBACK,
 	// outbound ones are not delivered. AWS: 100. PublishRateExceeded
@@ -177,6 +180,7 @@ func AWSIoTCore() Profile {
 		MinKeepalive:           30,
 		MaxKeepalive:           1200,
 		MaxUnackedOutbound:     100,
+		UnackedExpiry:          time.Hour,
 		PublishRate:            100,
 		PublishRateExceeded:    Discard,
 		Throughput:             512 * 1024,
@@ -222,7 +226,7 @@ func (p *Profile) validate() error {
 	case p.TimeScale < 0:
 		return bad("TimeScale", fmt.Sprintf("is %v; it must be above 0 (1 is AWS's time)", p.TimeScale))
 	case p.MaxPayload < 0, p.MaxClientIDBytes < 0, p.MaxFiltersPerSubscribe < 0, p.MaxSubscriptions < 0,
-		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0,
+		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.UnackedExpiry < 0,
 		p.SessionExpiry < 0, p.WebSocketLifetime < 0, p.ConnectionLifetime < 0:
 		return errors.New("broker: a Profile limit is negative; 0 means no limit")
 	case p.MaxKeepalive != 0 && p.MinKeepalive > p.MaxKeepalive:

@@ -167,6 +167,51 @@ func TestProfileResumesStoredMessagesAtTenASecond(t *testing.T) {
 	})
 }
 
+// A QoS 1 delivery still unacknowledged after an hour is dropped, as AWS
+// stops retrying it then: recorded as DROPPED, and not resent when the
+// session resumes; a younger one is.
+func TestProfileDropsDeliveriesUnackedForAnHour(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.ContextFor(t, 2*time.Hour) // an hour of virtual time
+		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
+		sub := dialRaw(t, b.TCP(), "forgetful", 4, 1200, persistent)
+		sub.subscribe("u", 1)
+		start := time.Now()
+		require.NoError(t, b.Publish(ctx, "u", []byte("old"), 1, false))
+		ping := func(until time.Duration) { // keeps the link up without acknowledging
+			for time.Since(start) < until {
+				time.Sleep(15 * time.Minute)
+				sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+			}
+		}
+		ping(30 * time.Minute)
+		require.NoError(t, b.Publish(ctx, "u", []byte("young"), 1, false))
+		ping(45 * time.Minute)
+		dropped := broker.Match{Kind: broker.KindDropped, ClientID: "forgetful"}
+		time.Sleep(time.Until(start.Add(time.Hour - time.Second)))
+		synctest.Wait()
+		require.Zero(t, b.Events.Count(dropped), "an hour less a second: still kept")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		evs := b.Events.Events(dropped)
+		require.Len(t, evs, 1)
+		require.Equal(t, "old", string(evs[0].Payload))
+		require.Contains(t, evs[0].Cause, "up to one hour")
+
+		require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDisconnect, ClientID: "forgetful"}), "the link stayed up")
+		sub.conn.Close()
+		synctest.Wait()
+		back := openRaw(t, b.TCP(), 4)
+		ack, err := back.connect("forgetful", 1200, persistent)
+		require.NoError(t, err)
+		require.True(t, ack.SessionPresent)
+		got := back.nextPublish()
+		require.Equal(t, "young", string(got.Payload), "the young one is resent, the dropped one is not")
+		require.True(t, got.FixedHeader.Dup)
+	})
+}
+
 // A connection may publish 100 times a second: more are discarded without
 // PUBACK and recorded as DROPPED, the connection stays up, and a second
 // later there is room for 100 again.

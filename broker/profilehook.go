@@ -30,8 +30,9 @@ type profileHook struct {
 	// began (mochi calls no OnDisconnect for it).
 	refused func(cl *mqtt.Client, clientID string, v *violation)
 
-	mu      sync.Mutex // guards clients, resuming
+	mu      sync.Mutex // guards clients, resuming, unacked
 	clients map[*mqtt.Client]*clientState
+	unacked *unackedExpiry // started with the server; nil without Profile.UnackedExpiry
 	// resuming holds the stored deliveries taken from a resumed session
 	// as its CONNACK is written, until OnSessionEstablished paces them.
 	resuming map[*mqtt.Client][]packets.Packet
@@ -62,13 +63,22 @@ func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLim
 	}
 }
 
+// OnStarted starts the expiry of unacknowledged deliveries.
+func (h *profileHook) OnStarted() {
+	if h.p.UnackedExpiry > 0 {
+		h.mu.Lock()
+		h.unacked = startUnackedExpiry(h.srv, h.drops, h.p.scaled(h.p.UnackedExpiry), h.p.scaled(time.Second))
+		h.mu.Unlock()
+	}
+}
+
 func (h *profileHook) ID() string { return "iotmqtt-aws-profile" }
 
 func (h *profileHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnDisconnect,
-		mqtt.OnPacketEncode,
+		mqtt.OnPacketEncode, mqtt.OnStarted,
 	}, []byte{b})
 }
 
@@ -77,6 +87,9 @@ func (h *profileHook) Stop() error {
 	h.sessions.stop()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.unacked != nil {
+		h.unacked.stop()
+	}
 	for _, st := range h.clients {
 		if st.lifetime != nil {
 			st.lifetime.Stop()
