@@ -94,6 +94,15 @@ type Profile struct {
 	// ResumeRate is how many stored messages per second a resumed
 	// persistent session is sent, alongside live traffic. AWS: 10.
 	ResumeRate int
+	// RedeliverAsNew sends those stored messages with new packet ids and
+	// without the DUP flag, as AWS may ("a resend may carry a new packet
+	// ID", "the MQTT DUP flag is not supported"); default false: their
+	// packet ids, DUP set (MQTT's rule, and mochi's). To be confirmed.
+	RedeliverAsNew bool
+	// SubscribeDelay holds back deliveries on a new subscription for this
+	// long after its SUBACK (they are DROPPED), as AWS warns "there might
+	// be a delay"; how long is not documented: default 0.
+	SubscribeDelay time.Duration
 	// WebSocketLifetime closes a WebSocket connection after this long
 	// (WEBSOCKET_TTL_EXPIRATION). AWS: 24 h.
 	WebSocketLifetime time.Duration
@@ -226,7 +235,7 @@ func (p *Profile) validate() error {
 	case p.TimeScale < 0:
 		return bad("TimeScale", fmt.Sprintf("is %v; it must be above 0 (1 is AWS's time)", p.TimeScale))
 	case p.MaxPayload < 0, p.MaxClientIDBytes < 0, p.MaxFiltersPerSubscribe < 0, p.MaxSubscriptions < 0,
-		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.UnackedExpiry < 0,
+		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.UnackedExpiry < 0, p.SubscribeDelay < 0,
 		p.SessionExpiry < 0, p.WebSocketLifetime < 0, p.ConnectionLifetime < 0:
 		return errors.New("broker: a Profile limit is negative; 0 means no limit")
 	case p.MaxKeepalive != 0 && p.MinKeepalive > p.MaxKeepalive:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -270,4 +271,58 @@ func TestProfileWebSocketLifetime(t *testing.T) {
 	var e broker.PresenceEvent
 	require.NoError(t, json.Unmarshal(m.Payload, &e))
 	require.Equal(t, "AKIDEXAMPLE", e.PrincipalIdentifier, "over SigV4 the principal is the access key id")
+}
+
+// With SubscribeDelay, a new subscription gets nothing published within
+// the delay after its SUBACK (DROPPED), and everything after it.
+func TestProfileSubscribeDelay(t *testing.T) {
+	t.Parallel()
+	p := broker.AWSIoTCore()
+	p.SubscribeDelay = 500 * time.Millisecond
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		sub := dialRaw(t, b.TCP(), "new-sub", 4, 1200)
+		sub.subscribe("d", 1)
+		suback, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "new-sub"})
+		require.NoError(t, err)
+		time.Sleep(time.Until(suback.At.Add(499 * time.Millisecond)))
+		require.NoError(t, b.Publish(ctx, "d", []byte("early"), 1, false))
+		time.Sleep(time.Millisecond)
+		require.NoError(t, b.Publish(ctx, "d", []byte("on time"), 1, false))
+		synctest.Wait()
+		delivered := b.Events.Events(broker.Match{Kind: broker.KindDeliver, ClientID: "new-sub"})
+		require.Len(t, delivered, 1)
+		require.Equal(t, "on time", string(delivered[0].Payload))
+		dropped := b.Events.Events(broker.Match{Kind: broker.KindDropped, ClientID: "new-sub"})
+		require.Len(t, dropped, 1)
+		require.Contains(t, dropped[0].Cause, "SubscribeDelay")
+	}, broker.WithProfile(p))
+}
+
+// With RedeliverAsNew, a resumed session's stored messages come without
+// the DUP flag; by default with it.
+func TestProfileRedeliverAsNew(t *testing.T) {
+	t.Parallel()
+	for _, asNew := range []bool{false, true} {
+		p := broker.AWSIoTCore()
+		p.RedeliverAsNew = asNew
+		inBubble(t, func(t *testing.T, b *broker.Broker) {
+			ctx := testenv.Context(t)
+			persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
+			sub := dialRaw(t, b.TCP(), "redeliver", 4, 1200, persistent)
+			sub.subscribe("r", 1)
+			require.NoError(t, b.Publish(ctx, "r", []byte("m"), 1, false))
+			first := sub.nextPublish()
+			require.False(t, first.FixedHeader.Dup)
+			sub.conn.Close() // unacknowledged
+			synctest.Wait()
+			time.Sleep(time.Second)
+			again := openRaw(t, b.TCP(), 4)
+			_, err := again.connect("redeliver", 1200, persistent)
+			require.NoError(t, err)
+			resent := again.nextPublish()
+			require.Equal(t, "m", string(resent.Payload))
+			require.Equal(t, !asNew, resent.FixedHeader.Dup, "RedeliverAsNew %v", asNew)
+		}, broker.WithProfile(p))
+	}
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -33,16 +34,24 @@ func (h *profileHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []b
 	if cl.Net.Inline {
 		return
 	}
-	if st := h.state(cl); st != nil {
-		st.mu.Lock()
-		st.subscribing = nil
-		st.mu.Unlock()
-	}
 	var granted []string
 	for i, f := range pk.Filters {
 		if i < len(codes) && codes[i] < 0x80 {
 			granted = append(granted, f.Filter)
 		}
+	}
+	if st := h.state(cl); st != nil {
+		st.mu.Lock()
+		st.subscribing = nil
+		if h.p.SubscribeDelay > 0 {
+			if st.subscribedAt == nil {
+				st.subscribedAt = make(map[string]time.Time)
+			}
+			for _, f := range granted {
+				st.subscribedAt[f] = time.Now()
+			}
+		}
+		st.mu.Unlock()
 	}
 	h.lifecycle.subscriptions(cl, "subscribed", granted)
 }
@@ -105,6 +114,10 @@ func (h *profileHook) allows(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	pk := packets.Packet{TopicName: topic}
+	if h.p.SubscribeDelay > 0 && st != nil && !h.subscriptionReady(cl, st, topic) {
+		h.drops.record(cl.ID, pk, "within "+h.p.SubscribeDelay.String()+" of the SUBACK (Profile.SubscribeDelay)")
+		return false
+	}
 	if h.p.Policy != nil && !h.p.Policy(cl.ID, ActionReceive, topic) {
 		h.drops.record(cl.ID, pk, "the policy denies iot:Receive for "+quoteTopic(topic))
 		return false
@@ -121,6 +134,24 @@ func (h *profileHook) allows(cl *mqtt.Client, topic string, write bool) bool {
 func subscribedAWS(cl *mqtt.Client, topic string) bool {
 	for f := range cl.State.Subscriptions.GetAll() {
 		if matchesAWS(stripShare(f), topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// subscriptionReady says whether one of cl's filters that match topic was
+// granted at least SubscribeDelay ago (those of a resumed session count as
+// old).
+func (h *profileHook) subscriptionReady(cl *mqtt.Client, st *clientState, topic string) bool {
+	delay := h.p.scaled(h.p.SubscribeDelay)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for f := range cl.State.Subscriptions.GetAll() {
+		if !matchesAWS(stripShare(f), topic) {
+			continue
+		}
+		if at, recent := st.subscribedAt[f]; !recent || time.Since(at) >= delay {
 			return true
 		}
 	}

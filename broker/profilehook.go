@@ -52,6 +52,9 @@ type clientState struct {
 	// released holds the deliveries mochi released from the quota's hold
 	// and took out of the session (see heldrelease.go).
 	released []packets.Packet
+	// subscribedAt is when each filter of this connection was granted,
+	// with Profile.SubscribeDelay.
+	subscribedAt map[string]time.Time
 }
 
 func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLimiter, lc *lifecycle,
@@ -206,7 +209,7 @@ func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	h.mu.Unlock()
 	if len(stored) > 0 {
 		st.resume = &resumeQueue{pending: stored}
-		st.resume.start(cl, h.p.scaled(time.Second/time.Duration(h.p.ResumeRate)))
+		st.resume.start(cl, h.p.scaled(time.Second/time.Duration(h.p.ResumeRate)), h.p.RedeliverAsNew)
 	}
 	h.lifecycle.connected(cl)
 }

@@ -40,14 +40,15 @@ func takeStored(cl *mqtt.Client) []packets.Packet {
 	return stored
 }
 
-// start sends one stored delivery now and the next every interval.
-func (q *resumeQueue) start(cl *mqtt.Client, interval time.Duration) {
+// start sends one stored delivery now and the next every interval; asNew
+// gives each a new packet id and no DUP flag (Profile.RedeliverAsNew).
+func (q *resumeQueue) start(cl *mqtt.Client, interval time.Duration, asNew bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.timer = time.AfterFunc(0, func() { q.sendNext(cl, interval) })
+	q.timer = time.AfterFunc(0, func() { q.sendNext(cl, interval, asNew) })
 }
 
-func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration) {
+func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration, asNew bool) {
 	q.mu.Lock()
 	if q.stopped || len(q.pending) == 0 {
 		q.mu.Unlock()
@@ -56,11 +57,16 @@ func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration) {
 	pk := q.pending[0]
 	q.pending = q.pending[1:]
 	if len(q.pending) > 0 {
-		q.timer.Reset(interval)
+		q.timer = time.AfterFunc(interval, func() { q.sendNext(cl, interval, asNew) })
 	}
 	q.mu.Unlock()
 	pk.FixedHeader.Dup = true // [MQTT-3.3.1-1], as mochi resends
-	pk.Expiry = 0             // in flight now
+	if asNew {
+		if id, err := cl.NextPacketID(); err == nil {
+			pk.PacketID, pk.FixedHeader.Dup = uint16(id), false
+		}
+	}
+	pk.Expiry = 0 // in flight now
 	cl.State.Inflight.Set(pk)
 	cl.State.Inflight.DecreaseSendQuota()
 	_ = cl.WritePacket(pk) // a failed write ends the link; the session keeps pk
