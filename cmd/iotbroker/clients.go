@@ -29,24 +29,27 @@ type clientJSON struct {
 
 // clientTracker remembers each client id's latest CONNECT, for what mochi
 // does not keep: when it connected, and its TLS details as the broker saw
-// them.
+// them. It reads the recorder when asked, so a client whose CONNACK was
+// sent is listed with its CONNECT (the recorder has it by then).
 type clientTracker struct {
-	mu       sync.Mutex              // guards connects
+	rec *broker.Recorder
+
+	mu       sync.Mutex              // guards connects, seen
 	connects map[string]broker.Event // by client id
+	seen     uint64                  // the last CONNECT read
 }
 
-func newClientTracker() *clientTracker {
-	return &clientTracker{connects: make(map[string]broker.Event)}
+func newClientTracker(rec *broker.Recorder) *clientTracker {
+	return &clientTracker{rec: rec, connects: make(map[string]broker.Event)}
 }
 
-// note takes in an event as the recorder gives it.
-func (t *clientTracker) note(e broker.Event) {
-	if e.Kind != broker.KindConnect {
-		return
+// catchUp takes in the CONNECTs recorded since the last call. The caller
+// holds t.mu.
+func (t *clientTracker) catchUp() {
+	for _, e := range t.rec.Events(broker.Match{Kind: broker.KindConnect, After: t.seen}) {
+		t.connects[e.ClientID] = e
+		t.seen = e.Seq
 	}
-	t.mu.Lock()
-	t.connects[e.ClientID] = e
-	t.mu.Unlock()
 }
 
 // list returns the clients connected to srv, by client id, and forgets the
@@ -55,6 +58,7 @@ func (t *clientTracker) list(srv *mqtt.Server) []clientJSON {
 	all := srv.Clients.GetAll()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.catchUp()
 	for id := range t.connects {
 		if _, ok := all[id]; !ok {
 			delete(t.connects, id)

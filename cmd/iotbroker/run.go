@@ -54,8 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return explainListen(fmt.Errorf("control API: %w", err))
 	}
 	controlURL := "http://" + ln.Addr().String()
-	tracker := newClientTracker()
-	ctrl := &control{b: b, kit: k, clients: tracker, started: time.Now(),
+	ctrl := &control{b: b, kit: k, clients: newClientTracker(b.Events), started: time.Now(),
 		info: func() readyInfo { return newReadyInfo(o, b, k, controlURL) }}
 
 	line, err := json.Marshal(ctrl.info())
@@ -78,7 +77,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopFollowing()
 	wg.Go(func() {
 		_ = follow(following, b.Events, broker.Match{}, func(e broker.Event) error {
-			tracker.note(e)
 			if o.verbose || worthLogging(e) {
 				logger.Print(e.String())
 			}
