@@ -3,7 +3,6 @@ package broker_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -59,15 +58,8 @@ func newPaho(t *testing.T, addr string, tlsCfg *tls.Config, id string, adjust ..
 func connected(t *testing.T, b *broker.Broker, id string, adjust ...func(*paho.ClientOptions)) *pahoClient {
 	t.Helper()
 	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), id, adjust...)
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	return pc
-}
-
-func wait(tok paho.Token) error {
-	if !tok.WaitTimeout(testTimeout) {
-		return errors.New("token timed out")
-	}
-	return tok.Error()
 }
 
 func waitLost(t *testing.T, pc *pahoClient) error {
@@ -91,8 +83,8 @@ func TestMutualTLSConnectPublishSubscribe(t *testing.T) {
 	})
 
 	got := make(chan paho.Message, 1)
-	require.NoError(t, wait(pc.Subscribe("sdk/test/go", 1, func(_ paho.Client, m paho.Message) { got <- m })))
-	require.NoError(t, wait(pc.Publish("sdk/test/go", 1, false, "hello")))
+	require.NoError(t, testenv.WaitToken(pc.Subscribe("sdk/test/go", 1, func(_ paho.Client, m paho.Message) { got <- m })))
+	require.NoError(t, testenv.WaitToken(pc.Publish("sdk/test/go", 1, false, "hello")))
 	select {
 	case m := <-got:
 		require.Equal(t, "hello", string(m.Payload()))
@@ -144,7 +136,7 @@ func TestSNIAndALPN(t *testing.T) {
 	cfg.ServerName = "localhost"
 	cfg.NextProtos = []string{broker.ALPNMQTTCA}
 	pc := newPaho(t, b.MTLS().Addr, cfg, "alpn-thing")
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "alpn-thing"})
 	require.NoError(t, err)
@@ -160,7 +152,7 @@ func TestClientFilesWorkLikeADeviceKit(t *testing.T) {
 	require.NoError(t, err)
 	cfg := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: b.MTLS().Host}
 	pc := newPaho(t, b.MTLS().Addr, cfg, "file-thing")
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 }
 
 func TestRefusesBadClientCertificates(t *testing.T) {
@@ -194,7 +186,7 @@ func TestRefusesBadClientCertificates(t *testing.T) {
 			}
 			mark := b.Events.Seq()
 			pc := newPaho(t, b.MTLS().Addr, cfg, "bad-"+tt.name)
-			err := wait(pc.Connect())
+			err := testenv.WaitToken(pc.Connect())
 			require.Error(t, err)
 
 			f, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
@@ -251,7 +243,7 @@ func TestHangUpRecordsEveryAttempt(t *testing.T) {
 	mark := b.Events.Seq()
 	b.SetFault(broker.HangUp, true)
 	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "hung")
-	require.Error(t, wait(pc.Connect()), "EOF, or a reset if the ClientHello was already in flight")
+	require.Error(t, testenv.WaitToken(pc.Connect()), "EOF, or a reset if the ClientHello was already in flight")
 	a, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindAccept, After: mark})
 	require.NoError(t, err)
 	require.Equal(t, broker.FaultHangUp, a.Fault, "the accept was hung up")
@@ -274,14 +266,14 @@ func TestBlackholeIsDetectedByKeepalive(t *testing.T) {
 	mark := b.Events.Seq()
 	b.SetFault(broker.Blackhole, true)
 	tok := pc.Publish("held", 0, false, "held")
-	require.NoError(t, wait(tok), "a QoS0 write succeeds into the hole")
+	require.NoError(t, testenv.WaitToken(tok), "a QoS0 write succeeds into the hole")
 	err := waitLost(t, pc)
 	require.Contains(t, err.Error(), "pingresp not received")
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPublish, Topic: "held", After: mark}), "held bytes are not delivered while blackholed")
 
 	// A new connection gets through TCP but not through MQTT.
 	stuck := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "bh-thing-2", func(o *paho.ClientOptions) { o.SetConnectTimeout(300 * time.Millisecond) })
-	require.Error(t, wait(stuck.Connect()))
+	require.Error(t, testenv.WaitToken(stuck.Connect()))
 
 	b.SetFault(broker.Blackhole, false)
 	// The mochi side may already have dropped the session on its own
@@ -328,9 +320,9 @@ func TestRestartKeepsPortsAndInboxesLosesSessions(t *testing.T) {
 	require.Equal(t, addr, b.MTLS().Addr)
 
 	tok := pc.Connect()
-	require.NoError(t, wait(tok))
+	require.NoError(t, testenv.WaitToken(tok))
 	require.False(t, tok.(*paho.ConnectToken).SessionPresent(), "sessions do not survive a restart")
-	require.NoError(t, wait(pc.Publish("up/1", 1, false, "after restart")))
+	require.NoError(t, testenv.WaitToken(pc.Publish("up/1", 1, false, "after restart")))
 	m, err := inbox.Next(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "after restart", string(m.Payload))
@@ -347,7 +339,7 @@ func TestRejectConnectReturnCodes(t *testing.T) {
 			mark := b.Events.Seq()
 			pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "rejected")
 			tok := pc.Connect()
-			require.Error(t, wait(tok))
+			require.Error(t, testenv.WaitToken(tok))
 			require.Equal(t, rc, tok.(*paho.ConnectToken).ReturnCode())
 			ack, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, After: mark})
 			require.NoError(t, err)
@@ -374,7 +366,7 @@ func TestWithholdPuback(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, pub.PacketID, dropped.PacketID)
 	b.SetFault(broker.WithholdPuback, false)
-	require.NoError(t, wait(pc.Publish("t", 1, false, "second")))
+	require.NoError(t, testenv.WaitToken(pc.Publish("t", 1, false, "second")))
 
 	// mochi handles one client's packets in order, so the PUBACK for the
 	// second PUBLISH proves none is coming for the first; it was recorded
@@ -398,11 +390,11 @@ func TestAckWithoutDelivery(t *testing.T) {
 	pc := connected(t, b, "acked")
 
 	b.SetFault(broker.AckWithoutDelivery, true)
-	require.NoError(t, wait(pc.Publish("t", 1, false, "lost")), "the PUBACK arrives")
+	require.NoError(t, testenv.WaitToken(pc.Publish("t", 1, false, "lost")), "the PUBACK arrives")
 	_, err = b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindFault, Topic: "t"})
 	require.NoError(t, err)
 	b.SetFault(broker.AckWithoutDelivery, false)
-	require.NoError(t, wait(pc.Publish("t", 1, false, "kept")))
+	require.NoError(t, testenv.WaitToken(pc.Publish("t", 1, false, "kept")))
 	m, err := inbox.Next(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(m.Payload), "the first message was acknowledged but never delivered")
@@ -415,7 +407,7 @@ func TestInlinePublishReachesClient(t *testing.T) {
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "listener")
 	got := make(chan string, 1)
-	require.NoError(t, wait(pc.Subscribe("down/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })))
+	require.NoError(t, testenv.WaitToken(pc.Subscribe("down/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })))
 	require.NoError(t, b.Publish(ctx, "down/cmd", []byte("reboot"), 1, false))
 	select {
 	case p := <-got:
@@ -435,7 +427,7 @@ func TestPlainTCPListener(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithPlainTCP())
 	ctx := testenv.Context(t)
 	pc := newPaho(t, b.TCP().Addr, nil, "plain")
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "plain"})
 	require.NoError(t, err)
 	require.Equal(t, broker.ListenerTCP, c.Listener)
@@ -448,7 +440,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	b, err := broker.StartTLS()
 	require.NoError(t, err)
 	pc := newPaho(t, b.MTLS().Addr, b.ClientTLSConfig(), "closing")
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	require.NoError(t, b.Close())
 	require.NoError(t, b.Close())
 	waitLost(t, pc)
@@ -469,7 +461,7 @@ func TestStandaloneProxy(t *testing.T) {
 	t.Cleanup(func() { p.Close() })
 
 	pc := newPaho(t, p.Addr(), b.ClientTLSConfig(), "via-proxy")
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	a, err := rec.WaitFor(ctx, broker.Match{Kind: broker.KindAccept})
 	require.NoError(t, err)
 	require.Equal(t, "front", a.Listener)
@@ -481,7 +473,7 @@ func TestStandaloneProxy(t *testing.T) {
 	_, err = net.DialTimeout("tcp", p.Addr(), time.Second)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	require.NoError(t, p.SetFault(broker.Refuse, false))
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close())
 	require.ErrorContains(t, p.SetFault(broker.Refuse, false), "closed")
@@ -521,7 +513,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 
 	b.SetFault(broker.RefuseSubscription("secret/#"), true)
 	tok := pc.Subscribe("secret/#", 1, nil)
-	require.NoError(t, wait(tok))
+	require.NoError(t, testenv.WaitToken(tok))
 	require.Equal(t, byte(0x80), tok.(*paho.SubscribeToken).Result()["secret/#"])
 	ack, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "subber"})
 	require.NoError(t, err)
@@ -529,7 +521,7 @@ func TestRefuseSubscriptionAndDeliveryAcks(t *testing.T) {
 
 	b.SetFault(broker.RefuseSubscription("secret/#"), false)
 	got := make(chan struct{}, 1)
-	require.NoError(t, wait(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
+	require.NoError(t, testenv.WaitToken(pc.Subscribe("secret/#", 1, func(paho.Client, paho.Message) { got <- struct{}{} })))
 	require.NoError(t, b.Publish(ctx, "secret/x", []byte("p"), 1, false))
 	testenv.Receive(t, ctx, got, "the delivery")
 	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDeliver, ClientID: "subber"})
@@ -544,8 +536,8 @@ func TestWithoutMessageRecording(t *testing.T) {
 	b := broker.NewTLS(t, broker.WithoutMessageRecording())
 	ctx := testenv.Context(t)
 	pc := connected(t, b, "quiet")
-	require.NoError(t, wait(pc.Publish("t", 1, false, "x")))
-	require.NoError(t, wait(pc.Subscribe("t", 1, nil)))
+	require.NoError(t, testenv.WaitToken(pc.Publish("t", 1, false, "x")))
+	require.NoError(t, testenv.WaitToken(pc.Subscribe("t", 1, nil)))
 	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindSuback, ClientID: "quiet"})
 	require.NoError(t, err)
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindPublish}))

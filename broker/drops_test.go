@@ -111,7 +111,7 @@ func TestDropsAreRecorded(t *testing.T) {
 	t.Run("client publish to $SYS", func(t *testing.T) {
 		b := broker.NewTLS(t)
 		pc := connected(t, b, "sys-writer")
-		require.NoError(t, wait(pc.Publish("$SYS/broker/uptime", 0, false, "0")))
+		require.NoError(t, testenv.WaitToken(pc.Publish("$SYS/broker/uptime", 0, false, "0")))
 		e, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDropped, ClientID: "sys-writer"})
 		require.NoError(t, err)
 		require.Equal(t, "$SYS/broker/uptime", e.Topic)

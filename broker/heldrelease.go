@@ -20,7 +20,7 @@ import (
 // noteReleased remembers a held delivery mochi is writing (it deletes it
 // from the session once written).
 func (st *clientState) noteReleased(pk packets.Packet) {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 || pk.Expiry != -1 {
+	if pk.FixedHeader.Qos == 0 || pk.Expiry != -1 {
 		return
 	}
 	pk.Expiry = 0 // in flight now, no longer waiting for quota

@@ -26,18 +26,18 @@ func TestRecordedOrderIsCausal(t *testing.T) {
 		id, topic := fmt.Sprintf("causal-%d", i), fmt.Sprintf("causal/%d", i)
 		mark := b.Events.Seq()
 		pc := newPaho(t, b.TCP().Addr, nil, id)
-		require.NoError(t, wait(pc.Connect()))
+		require.NoError(t, testenv.WaitToken(pc.Connect()))
 		if !recorded(broker.Match{Kind: broker.KindConnack, ClientID: id}) {
 			late["CONNACK after Connect returned"]++
 		}
 		delivered := make(chan bool, 1)
-		require.NoError(t, wait(pc.Subscribe(topic, 1, func(paho.Client, paho.Message) {
+		require.NoError(t, testenv.WaitToken(pc.Subscribe(topic, 1, func(paho.Client, paho.Message) {
 			delivered <- recorded(broker.Match{Kind: broker.KindDeliver, ClientID: id, Topic: topic})
 		})))
 		if !recorded(broker.Match{Kind: broker.KindSuback, ClientID: id}) {
 			late["SUBACK after Subscribe returned"]++
 		}
-		require.NoError(t, wait(pc.Publish(topic, 1, false, "m")))
+		require.NoError(t, testenv.WaitToken(pc.Publish(topic, 1, false, "m")))
 		if !recorded(broker.Match{Kind: broker.KindPuback, ClientID: id}) {
 			late["PUBACK after Publish returned"]++
 		}

@@ -122,7 +122,7 @@ func TestProfileLifecyclePrincipalIsTheCertificateID(t *testing.T) {
 	b := broker.NewTLS(t)
 	events := make(chan paho.Message, 4)
 	watcher := connected(t, b, "cert-watcher")
-	require.NoError(t, wait(watcher.Subscribe(broker.TopicConnected+"cert-dev", 1, func(_ paho.Client, m paho.Message) { events <- m })))
+	require.NoError(t, testenv.WaitToken(watcher.Subscribe(broker.TopicConnected+"cert-dev", 1, func(_ paho.Client, m paho.Message) { events <- m })))
 	connected(t, b, "cert-dev")
 	var e broker.PresenceEvent
 	select {

@@ -234,7 +234,7 @@ func TestProfileRequiresSNI(t *testing.T) {
 		p := broker.AWSIoTCore()
 		p.RequireSNI = false
 		b := broker.NewTLS(t, broker.WithProfile(p))
-		require.NoError(t, wait(newPaho(t, b.MTLS().Addr, noSNI(b), "no-sni").Connect()))
+		require.NoError(t, testenv.WaitToken(newPaho(t, b.MTLS().Addr, noSNI(b), "no-sni").Connect()))
 		c, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindConnect, ClientID: "no-sni"})
 		require.NoError(t, err)
 		require.Empty(t, c.ServerName)

@@ -269,8 +269,10 @@ func (h *profileHook) sessionExpiry(cl *mqtt.Client) time.Duration {
 // sends only some of them).
 func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if pk.FixedHeader.Type == packets.Publish {
-		if st := h.state(cl); st != nil {
-			st.noteReleased(pk)
+		if pk.Expiry == -1 { // only a held delivery: no lock on the path of every other one
+			if st := h.state(cl); st != nil {
+				st.noteReleased(pk)
+			}
 		}
 		return pk
 	}

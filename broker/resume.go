@@ -25,7 +25,7 @@ type resumeQueue struct {
 }
 
 // takeStored moves cl's stored deliveries out of its session, oldest
-// first.
+// first (mochi's GetAll orders by the low 16 bits of the time only).
 func takeStored(cl *mqtt.Client) []packets.Packet {
 	var stored []packets.Packet
 	for _, pk := range cl.State.Inflight.GetAll(false) {
@@ -57,7 +57,7 @@ func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration, asNew bo
 	pk := q.pending[0]
 	q.pending = q.pending[1:]
 	if len(q.pending) > 0 {
-		q.timer = time.AfterFunc(interval, func() { q.sendNext(cl, interval, asNew) })
+		q.timer.Reset(interval)
 	}
 	q.mu.Unlock()
 	pk.FixedHeader.Dup = true // [MQTT-3.3.1-1], as mochi resends

@@ -52,7 +52,7 @@ func watch(t *testing.T, pc paho.Client, sh shadowtopic.Shadow, extra ...string)
 		for _, f := range topics[:n] {
 			filters[f] = 1
 		}
-		require.NoError(t, wait(pc.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { w.msgs <- m })))
+		require.NoError(t, testenv.WaitToken(pc.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { w.msgs <- m })))
 		topics = topics[n:]
 	}
 	return w
@@ -76,7 +76,7 @@ func (w *watcher) expect(topic string) string {
 // request publishes a shadow request at QoS 1 and waits for its PUBACK.
 func request(t *testing.T, pc paho.Client, sh shadowtopic.Shadow, op shadowtopic.Op, payload string) {
 	t.Helper()
-	require.NoError(t, wait(pc.Publish(sh.Request(op), 1, false, payload)))
+	require.NoError(t, testenv.WaitToken(pc.Publish(sh.Request(op), 1, false, payload)))
 }
 
 // field decodes one field of a JSON document.
@@ -359,7 +359,7 @@ func TestWithoutShadow(t *testing.T) {
 	device := connected(t, b, "off-device")
 	w := watch(t, device, sh, "marker")
 	request(t, device, sh, shadowtopic.Update, `{"state":{"reported":{"a":1}}}`)
-	require.NoError(t, wait(device.Publish("marker", 1, false, "after")))
+	require.NoError(t, testenv.WaitToken(device.Publish("marker", 1, false, "after")))
 	w.expect("marker")
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindShadow}))
 	_, err := b.Shadow("off", "")
@@ -412,7 +412,7 @@ func pahoOnMemory(t *testing.T, b *broker.Broker, id string) paho.Client {
 			return l.Proxy.DialContext(context.Background(), "tcp", l.Addr)
 		})
 	pc := paho.NewClient(opts)
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	t.Cleanup(func() { pc.Disconnect(0) })
 	return pc
 }
@@ -433,7 +433,7 @@ func TestShadowInFlightLimitAndResponseDelay(t *testing.T) {
 		mark := b.Events.Seq()
 		start := time.Now()
 		for i := range 12 {
-			require.NoError(t, wait(device.Publish(sh.Request(shadowtopic.Get), 0, false, fmt.Sprintf(`{"clientToken":"r%d"}`, i))))
+			require.NoError(t, testenv.WaitToken(device.Publish(sh.Request(shadowtopic.Get), 0, false, fmt.Sprintf(`{"clientToken":"r%d"}`, i))))
 		}
 		synctest.Wait()
 		ev := b.Events.Events(broker.Match{Kind: broker.KindShadow, After: mark})
@@ -463,7 +463,7 @@ func TestShadowInFlightLimitAndResponseDelay(t *testing.T) {
 		}
 
 		// The first ten are answered: the connection may have ten in flight again.
-		require.NoError(t, wait(device.Publish(sh.Request(shadowtopic.Get), 0, false, `{"clientToken":"later"}`)))
+		require.NoError(t, testenv.WaitToken(device.Publish(sh.Request(shadowtopic.Get), 0, false, `{"clientToken":"later"}`)))
 		_, payload := w.next()
 		require.EqualValues(t, 404, field(t, payload, "code"))
 		require.Equal(t, "later", field(t, payload, "clientToken"))

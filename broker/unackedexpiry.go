@@ -19,6 +19,7 @@ type unackedExpiry struct {
 	drops  *drops
 	expiry time.Duration
 	every  time.Duration
+	reason string // of the DROPPED events
 
 	mu      sync.Mutex // guards timer, stopped
 	timer   *time.Timer
@@ -26,7 +27,8 @@ type unackedExpiry struct {
 }
 
 func startUnackedExpiry(srv *mqtt.Server, d *drops, expiry, every time.Duration) *unackedExpiry {
-	u := &unackedExpiry{srv: srv, drops: d, expiry: expiry, every: every}
+	u := &unackedExpiry{srv: srv, drops: d, expiry: expiry, every: every,
+		reason: "unacknowledged for " + expiry.String() + " (AWS IoT Core retries a QoS 1 delivery for up to one hour, then drops it)"}
 	u.mu.Lock()
 	u.timer = time.AfterFunc(every, u.sweep)
 	u.mu.Unlock()
@@ -34,7 +36,6 @@ func startUnackedExpiry(srv *mqtt.Server, d *drops, expiry, every time.Duration)
 }
 
 func (u *unackedExpiry) sweep() {
-	reason := "unacknowledged for " + u.expiry.String() + " (AWS IoT Core retries a QoS 1 delivery for up to one hour, then drops it)"
 	now := time.Now()
 	for _, cl := range u.srv.Clients.GetAll() {
 		for _, pk := range cl.State.Inflight.GetAll(false) {
@@ -43,7 +44,7 @@ func (u *unackedExpiry) sweep() {
 			}
 			if cl.State.Inflight.Delete(pk.PacketID) {
 				cl.State.Inflight.IncreaseSendQuota()
-				u.drops.record(cl.ID, pk, reason)
+				u.drops.record(cl.ID, pk, u.reason)
 			}
 		}
 	}

@@ -79,9 +79,9 @@ func TestWebSocketSigV4ConnectPublishAndCut(t *testing.T) {
 					return wsconn.New(ws), nil
 				})
 			pc := paho.NewClient(opts)
-			require.NoError(t, wait(pc.Connect()))
+			require.NoError(t, testenv.WaitToken(pc.Connect()))
 			defer pc.Disconnect(0)
-			require.NoError(t, wait(pc.Publish("ws/t", 1, false, "over websocket")))
+			require.NoError(t, testenv.WaitToken(pc.Publish("ws/t", 1, false, "over websocket")))
 
 			up, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindUpgrade, After: mark})
 			require.NoError(t, err)
@@ -194,7 +194,7 @@ func TestCustomAuthorizer(t *testing.T) {
 	user := "device?x-amz-customauthorizer-name=MyAuth&SDK=iotmqtt&Version=0.1.0"
 
 	pc := newPaho(t, b.MTLS().Addr, noCert, "custom", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("token") })
-	require.NoError(t, wait(pc.Connect()))
+	require.NoError(t, testenv.WaitToken(pc.Connect()))
 	c, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnect, ClientID: "custom"})
 	require.NoError(t, err)
 	require.Equal(t, broker.ALPNMQTT, c.ALPN)
@@ -205,7 +205,7 @@ func TestCustomAuthorizer(t *testing.T) {
 	// MQTT 3.1.1 (paho's code 0xfe: no CONNACK), recorded as AUTH_ERROR.
 	bad := newPaho(t, b.MTLS().Addr, noCert, "custom-bad", func(o *paho.ClientOptions) { o.SetUsername(user).SetPassword("wrong") })
 	tok := bad.Connect()
-	require.Error(t, wait(tok))
+	require.Error(t, testenv.WaitToken(tok))
 	require.Equal(t, byte(pahopackets.ErrNetworkError), tok.(*paho.ConnectToken).ReturnCode())
 	d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "custom-bad"})
 	require.NoError(t, err)
@@ -215,7 +215,7 @@ func TestCustomAuthorizer(t *testing.T) {
 	// Without a certificate and without ALPN mqtt: refused in the handshake.
 	mark := b.Events.Seq()
 	plain := newPaho(t, b.MTLS().Addr, &tls.Config{RootCAs: b.CA.CertPool(), ServerName: "localhost"}, "custom-noalpn")
-	require.Error(t, wait(plain.Connect()))
+	require.Error(t, testenv.WaitToken(plain.Connect()))
 	f, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindTLSFailure, After: mark})
 	require.NoError(t, err)
 	require.Contains(t, f.Cause, `needs ALPN "mqtt"`)

@@ -86,10 +86,10 @@ func TestAWSAcceptsWhatIsWithinItsLimits(t *testing.T) {
 		for i := range 8 {
 			eight[e.topic(fmt.Sprint("f", i))] = 1
 		}
-		require.NoError(t, waitToken(c.Publish(e.topic("big"), 1, false, make([]byte, 128*1024))), "payload of 131,072 bytes")
-		require.NoError(t, waitToken(c.Publish(e.limitTopic(5, 256), 1, false, "x")), "topic of 256 bytes")
-		require.NoError(t, waitToken(c.Publish(e.limitTopic(7, 40), 1, false, "x")), "topic with 7 slashes")
-		require.NoError(t, waitToken(c.SubscribeMultiple(eight, nil)), "SUBSCRIBE with 8 filters")
+		require.NoError(t, testenv.WaitToken(c.Publish(e.topic("big"), 1, false, make([]byte, 128*1024))), "payload of 131,072 bytes")
+		require.NoError(t, testenv.WaitToken(c.Publish(e.limitTopic(5, 256), 1, false, "x")), "topic of 256 bytes")
+		require.NoError(t, testenv.WaitToken(c.Publish(e.limitTopic(7, 40), 1, false, "x")), "topic with 7 slashes")
+		require.NoError(t, testenv.WaitToken(c.SubscribeMultiple(eight, nil)), "SUBSCRIBE with 8 filters")
 		require.True(t, c.IsConnectionOpen())
 		require.Empty(t, c.Lost)
 	})
@@ -116,7 +116,7 @@ func TestAWSWildcardAndRetainedRules(t *testing.T) {
 
 		raw := e.Raw(t, e.clientID("retainer"))
 		retained := e.topic("kept")
-		require.NoError(t, waitToken(raw.Publish(retained, 1, true, "kept")))
+		require.NoError(t, testenv.WaitToken(raw.Publish(retained, 1, true, "kept")))
 		defer raw.Publish(retained, 1, true, "") // AWS keeps retained messages: delete it
 		wild, exact := make(chan client.Message, 10), make(chan client.Message, 10)
 		_, err = c.Subscribe(ctx, e.topic("+"), client.QoS1, func(m client.Message) { wild <- m })
@@ -238,15 +238,4 @@ func sinceCut(cut time.Time, evs []broker.Event) []time.Duration {
 		out[i] = ev.At.Sub(cut)
 	}
 	return out
-}
-
-// waitToken waits for a paho token, bounded.
-func waitToken(tok interface {
-	WaitTimeout(time.Duration) bool
-	Error() error
-}) error {
-	if !tok.WaitTimeout(testenv.Timeout) {
-		return fmt.Errorf("no answer in %v", testenv.Timeout)
-	}
-	return tok.Error()
 }

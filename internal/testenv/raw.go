@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -53,9 +54,17 @@ func (t *Target) Raw(tb testing.TB, clientID string) *RawClient {
 			return conn, nil
 		})
 	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(Timeout) || tok.Error() != nil {
-		tb.Fatalf("testenv: raw client %s: connect: %v", clientID, tok.Error())
+	if err := WaitToken(c.Connect()); err != nil {
+		tb.Fatalf("testenv: raw client %s: connect: %v", clientID, err)
 	}
 	tb.Cleanup(func() { c.Disconnect(0) })
 	return &RawClient{Client: c, Lost: lost}
+}
+
+// WaitToken waits for a paho token, at most Timeout, and returns its error.
+func WaitToken(tok paho.Token) error {
+	if !tok.WaitTimeout(Timeout) {
+		return fmt.Errorf("testenv: no answer from the broker in %v", Timeout)
+	}
+	return tok.Error()
 }
