@@ -38,6 +38,7 @@ func TestProfileAcceptsWhatAWSAccepts(t *testing.T) {
 		{"subscribe to lifecycle events", subscribe("$aws/events/presence/+/+"), packets.Suback, []byte{1}},
 		{"subscribe to all of $aws", subscribe("$aws/#"), packets.Suback, []byte{1}},
 		{"shared subscription whose prefix is not counted", subscribe("$share/g/" + sevenSlashes), packets.Suback, []byte{1}},
+		{"shared subscription group name of 128 characters", subscribe("$share/" + strings.Repeat("g", 128) + "/t"), packets.Suback, []byte{1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -70,6 +71,7 @@ func TestProfileClosesTheLinkForWhatAWSCloses(t *testing.T) {
 		{"Basic Ingest topic with 8 slashes after its prefix", func(c *rawClient) { c.publish("$aws/rules/r/"+sevenSlashes+"/i", nil, 1, false) }, "has 8 slashes"},
 		{"SUBSCRIBE with 9 filters", func(c *rawClient) { _, _ = c.subscribeAll(filters(9)...) }, "9 filters"},
 		{"filter with 8 slashes", func(c *rawClient) { _, _ = c.subscribeAll(sevenSlashes + "/#") }, "has 8 slashes"},
+		{"shared subscription group name of 129 characters", func(c *rawClient) { _, _ = c.subscribeAll("$share/" + strings.Repeat("g", 129) + "/t") }, "group name of 129 characters"},
 		{"UNSUBSCRIBE of a 257-byte filter", func(c *rawClient) {
 			c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsubscribe, Qos: 1}, PacketID: 1,
 				Filters: packets.Subscriptions{{Filter: strings.Repeat("f", 257)}}})

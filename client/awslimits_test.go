@@ -46,6 +46,10 @@ func TestClientRefusesWhatAWSClosesTheLinkFor(t *testing.T) {
 		_, err = c.UnsubscribeAsync(tt.topic, nil)
 		require.ErrorIs(t, err, client.ErrInvalidTopic, "unsubscribe %.30q", tt.topic)
 	}
+	longShareName := "$share/" + strings.Repeat("g", 129) + "/t"
+	_, err := c.SubscribeAsync(longShareName, client.QoS1, nil, func(client.Message) {})
+	require.ErrorIs(t, err, client.ErrInvalidTopic)
+	require.ErrorContains(t, err, "group name of 129 characters, longer than AWS IoT Core's 128")
 
 	require.NoError(t, b.SetFault(broker.Refuse, false))
 	testenv.WaitStatus(t, c, client.StatusStable)
@@ -58,7 +62,7 @@ func TestClientRefusesWhatAWSClosesTheLinkFor(t *testing.T) {
 		require.NoError(t, err, "%.30q", topic)
 		require.Equal(t, client.Sent, out)
 	}
-	_, err := c.Subscribe(ctx, "$share/group/"+levels(8), client.QoS1, func(client.Message) {})
+	_, err = c.Subscribe(ctx, "$share/group/"+levels(8), client.QoS1, func(client.Message) {})
 	require.NoError(t, err)
 	queued, err := b.Events.WaitForN(ctx, 3, broker.Match{Kind: broker.KindPublish, ClientID: "limits", Topic: "limits/queued"})
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ package awsiot
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // AWS IoT Core's per-request limits.
@@ -27,6 +28,9 @@ const (
 	// MaxFiltersPerSubscribe is the most topic filters one SUBSCRIBE may
 	// carry; a ninth closes the connection.
 	MaxFiltersPerSubscribe = 8
+	// MaxShareNameChars is the longest group name of a shared subscription,
+	// $share/<group>/…, in characters.
+	MaxShareNameChars = 128
 )
 
 // BasicIngestPrefix starts a Basic Ingest topic, $aws/rules/<rule>/…: the
@@ -45,8 +49,15 @@ func CheckTopicName(topic string) error {
 }
 
 // CheckTopicFilter checks a subscription filter against AWS's length and
-// level limits.
+// level limits, and a shared subscription's group name against its limit.
 func CheckTopicFilter(filter string) error {
+	if rest, shared := strings.CutPrefix(filter, SharedPrefix); shared {
+		if group, _, ok := strings.Cut(rest, "/"); ok {
+			if n := utf8.RuneCountInString(group); n > MaxShareNameChars {
+				return fmt.Errorf("has a shared subscription group name of %d characters, longer than AWS IoT Core's %d", n, MaxShareNameChars)
+			}
+		}
+	}
 	return checkLimits(strip(filter, SharedPrefix, 2))
 }
 

@@ -27,6 +27,8 @@ func TestTopicLimits(t *testing.T) {
 		{"rules prefix counted in a filter", CheckTopicFilter, "$aws/rules/r/" + seven, "has 10 slashes"},
 		{"bare prefix", CheckTopicName, "$aws/rules/r", ""},
 		{"filter 8 slashes", CheckTopicFilter, seven + "/#", "has 8 slashes"},
+		{"share name of 128 characters", CheckTopicFilter, "$share/" + strings.Repeat("é", 128) + "/t", ""},
+		{"share name of 129 characters", CheckTopicFilter, "$share/" + strings.Repeat("g", 129) + "/t", "group name of 129 characters, longer than AWS IoT Core's 128"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.check(tc.topic)
