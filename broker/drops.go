@@ -101,8 +101,18 @@ func (d *drops) fromLog(r slog.Record) {
 	if reason == "" {
 		return
 	}
+	if r.Message == logFailedPublish && !queued {
+		d.lose(client, pk, reason)
+		return
+	}
 	d.record(client, pk, reason)
-	if r.Message == logFailedPublish && !queued && pk.Origin == mqtt.InlineClientId {
+}
+
+// lose records that client's copy of the published message pk is lost, and
+// tells the Broker.Publish in progress if pk is its message.
+func (d *drops) lose(client string, pk packets.Packet, reason string) {
+	d.record(client, pk, reason)
+	if pk.Origin == mqtt.InlineClientId {
 		d.pub.dropped(pk.TopicName, client+": "+reason)
 	}
 }
@@ -136,12 +146,27 @@ func (d *drops) reason(err error, client string, pk packets.Packet, queued bool)
 		}
 		return "write failed: " + err.Error()
 	case errors.Is(err, packets.CodeDisconnect):
-		if sub, ok := d.srv.Topics.Subscribers(pk.TopicName).Subscriptions[client]; ok && min(sub.Qos, pk.FixedHeader.Qos) > 0 {
+		if min(subscribedQoS(d.srv.Topics.Subscribers(pk.TopicName), client), pk.FixedHeader.Qos) > 0 {
 			return ""
 		}
 		return "subscriber offline: a session keeps no QoS 0 message"
 	}
 	return err.Error()
+}
+
+// subscribedQoS is the highest QoS of client's subscriptions among subs,
+// shared ones included.
+func subscribedQoS(subs *mqtt.Subscribers, client string) byte {
+	var qos byte
+	if sub, ok := subs.Subscriptions[client]; ok {
+		qos = sub.Qos
+	}
+	for _, members := range subs.Shared {
+		if sub, ok := members[client]; ok {
+			qos = max(qos, sub.Qos)
+		}
+	}
+	return qos
 }
 
 // ignoredPublish says why mochi ignores a client's PUBLISH to topic (no

@@ -54,8 +54,10 @@ const (
 	// which client or packet it hit, if one; Detail says it in words.
 	KindFault
 	// KindDropped is a message mochi did not deliver, with no reply to
-	// anyone: a subscriber's copy it dropped (ClientID is the subscriber),
-	// or a client PUBLISH it ignored (ClientID is the publisher). Topic,
+	// anyone: a subscriber's copy it dropped (ClientID is the subscriber;
+	// for a shared subscription's group that lost it, the group's filter,
+	// $share/<group>/<filter>), or a client PUBLISH it ignored (ClientID is
+	// the publisher). Topic,
 	// Payload and QoS are the message's; Cause says why.
 	KindDropped
 	// KindShadow is a Device Shadow request the service answered: from a

@@ -94,6 +94,15 @@ type Profile struct {
 	// ResumeRate is how many stored messages per second a resumed
 	// persistent session is sent, alongside live traffic. AWS: 10.
 	ResumeRate int
+	// SharedQueueRate: a message on a shared subscription,
+	// $share/<group>/<filter>, goes to one online member of the group;
+	// while none is online, QoS 1 messages wait in the group's queue (its
+	// offline members have persistent sessions) and go out, once members
+	// are online, at this many a second per member, the first one
+	// interval after a member comes online. AWS: 20. 0: mochi's shared
+	// subscriptions (any member, online or not; an offline one's session
+	// keeps its QoS 1 messages).
+	SharedQueueRate int
 	// RedeliverAsNew sends those stored messages with new packet ids and
 	// without the DUP flag, as AWS may ("a resend may carry a new packet
 	// ID", "the MQTT DUP flag is not supported"); default false: their
@@ -196,6 +205,7 @@ func AWSIoTCore() Profile {
 		ConnectInterval:        time.Second,
 		SessionExpiry:          time.Hour,
 		ResumeRate:             10,
+		SharedQueueRate:        20,
 		WebSocketLifetime:      24 * time.Hour,
 		RequireSNI:             true,
 		ReservedTopics:         true,
@@ -235,7 +245,7 @@ func (p *Profile) validate() error {
 	case p.TimeScale < 0:
 		return bad("TimeScale", fmt.Sprintf("is %v; it must be above 0 (1 is AWS's time)", p.TimeScale))
 	case p.MaxPayload < 0, p.MaxClientIDBytes < 0, p.MaxFiltersPerSubscribe < 0, p.MaxSubscriptions < 0,
-		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.UnackedExpiry < 0, p.SubscribeDelay < 0,
+		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.SharedQueueRate < 0, p.UnackedExpiry < 0, p.SubscribeDelay < 0,
 		p.SessionExpiry < 0, p.WebSocketLifetime < 0, p.ConnectionLifetime < 0:
 		return errors.New("broker: a Profile limit is negative; 0 means no limit")
 	case p.MaxKeepalive != 0 && p.MinKeepalive > p.MaxKeepalive:

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ func (h *profileHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []b
 		st.mu.Unlock()
 	}
 	h.lifecycle.subscriptions(cl, "subscribed", granted)
+	if slices.ContainsFunc(granted, mqtt.IsSharedFilter) {
+		h.sharedMembersChanged()
+	}
 }
 
 // OnUnsubscribed publishes the unsubscribed event.
@@ -66,6 +70,9 @@ func (h *profileHook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 		filters = append(filters, f.Filter)
 	}
 	h.lifecycle.subscriptions(cl, "unsubscribed", filters)
+	if slices.ContainsFunc(filters, mqtt.IsSharedFilter) {
+		h.sharedMembersChanged()
+	}
 }
 
 // OnPublish discards publishes beyond PublishRate (no PUBACK), hands Basic

@@ -26,6 +26,7 @@ type profileHook struct {
 	connects  *connectLimiter // shared by the broker's servers, so Restart keeps it
 	lifecycle *lifecycle
 	sessions  *sessionTimers
+	shared    *sharedGroups // nil without Profile.SharedQueueRate
 	// refused records a connection the profile refused before its session
 	// began (mochi calls no OnDisconnect for it).
 	refused func(cl *mqtt.Client, clientID string, v *violation)
@@ -59,11 +60,36 @@ type clientState struct {
 
 func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLimiter, lc *lifecycle,
 	refused func(*mqtt.Client, string, *violation)) *profileHook {
-	return &profileHook{
+	h := &profileHook{
 		p: p, srv: srv, drops: d, connects: connects, lifecycle: lc, refused: refused,
-		sessions: newSessionTimers(srv), clients: make(map[*mqtt.Client]*clientState),
-		resuming: make(map[*mqtt.Client][]packets.Packet),
+		clients: make(map[*mqtt.Client]*clientState), resuming: make(map[*mqtt.Client][]packets.Packet),
 	}
+	if p.SharedQueueRate > 0 {
+		h.shared = &sharedGroups{
+			srv: srv, drops: d, interval: p.scaled(time.Second / time.Duration(p.SharedQueueRate)),
+			deliverable:  func(cl *mqtt.Client, topic string) bool { return h.allows(cl, topic, false) },
+			unackedLimit: p.MaxUnackedOutbound, queues: make(map[string]*groupQueue),
+		}
+	}
+	h.sessions = newSessionTimers(srv, h.sharedMembersChanged)
+	return h
+}
+
+// sharedMembersChanged lets the shared subscriptions' queues see a member
+// that came online or a session that ended.
+func (h *profileHook) sharedMembersChanged() {
+	if h.shared != nil {
+		h.shared.wake()
+	}
+}
+
+// OnSelectSubscribers sends a message on a shared subscription to an
+// online member of the group, or queues it (sharedqueue.go).
+func (h *profileHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
+	if h.shared == nil {
+		return subs
+	}
+	return h.shared.route(subs, pk)
 }
 
 // OnStarted starts the expiry of unacknowledged deliveries.
@@ -81,13 +107,16 @@ func (h *profileHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnDisconnect,
-		mqtt.OnPacketEncode, mqtt.OnStarted,
+		mqtt.OnPacketEncode, mqtt.OnStarted, mqtt.OnSelectSubscribers,
 	}, []byte{b})
 }
 
 // Stop stops the profile's timers when mochi closes.
 func (h *profileHook) Stop() error {
 	h.sessions.stop()
+	if h.shared != nil {
+		h.shared.stop()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.unacked != nil {
@@ -211,6 +240,7 @@ func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		st.resume = &resumeQueue{pending: stored}
 		st.resume.start(cl, h.p.scaled(time.Second/time.Duration(h.p.ResumeRate)), h.p.RedeliverAsNew)
 	}
+	h.sharedMembersChanged()
 	h.lifecycle.connected(cl)
 }
 

@@ -66,10 +66,19 @@ func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration, asNew bo
 			pk.PacketID, pk.FixedHeader.Dup = uint16(id), false
 		}
 	}
-	pk.Expiry = 0 // in flight now
-	cl.State.Inflight.Set(pk)
-	cl.State.Inflight.DecreaseSendQuota()
-	_ = cl.WritePacket(pk) // a failed write ends the link; the session keeps pk
+	writeDelivery(cl, pk)
+}
+
+// writeDelivery writes a delivery the profile sends itself; a QoS 1 one is
+// in flight in cl's session first, so a failed write (which ends the link)
+// leaves it there to be resent.
+func writeDelivery(cl *mqtt.Client, pk packets.Packet) {
+	if pk.FixedHeader.Qos > 0 {
+		pk.Expiry = 0 // in flight, not waiting for quota
+		cl.State.Inflight.Set(pk)
+		cl.State.Inflight.DecreaseSendQuota()
+	}
+	_ = cl.WritePacket(pk)
 }
 
 // stop ends the pacing and puts what was not sent back in cl's session.

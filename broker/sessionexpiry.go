@@ -11,14 +11,16 @@ import (
 // own expiry counts whole seconds of real time, and so cannot be scaled).
 type sessionTimers struct {
 	srv *mqtt.Server
+	// expired is called after a session is deleted.
+	expired func()
 
 	mu      sync.Mutex // guards pending, stopped
 	pending map[string]*time.Timer
 	stopped bool
 }
 
-func newSessionTimers(srv *mqtt.Server) *sessionTimers {
-	return &sessionTimers{srv: srv, pending: make(map[string]*time.Timer)}
+func newSessionTimers(srv *mqtt.Server, expired func()) *sessionTimers {
+	return &sessionTimers{srv: srv, expired: expired, pending: make(map[string]*time.Timer)}
 }
 
 // expireLater deletes cl's session after d unless its client id connects
@@ -49,6 +51,7 @@ func (s *sessionTimers) expire(cl *mqtt.Client) {
 	s.srv.UnsubscribeClient(cl)
 	cl.ClearInflights()
 	s.srv.Clients.Delete(cl.ID)
+	s.expired()
 }
 
 // cancel keeps the session of client id id: its client is back.

@@ -1,0 +1,177 @@
+package broker_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/require"
+
+	"github.com/iotmqtt/iotmqtt/broker"
+	"github.com/iotmqtt/iotmqtt/internal/testenv"
+)
+
+func persistent(pk *packets.Packet) { pk.Connect.Clean = false }
+
+// sharedMemberOffline connects id with a persistent session, subscribes it
+// to the shared filter at QoS 1 and disconnects it.
+func sharedMemberOffline(t *testing.T, b *broker.Broker, id, filter string) {
+	t.Helper()
+	c := dialRaw(t, b.TCP(), id, 4, 1200, persistent)
+	c.subscribe(filter, 1)
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	synctest.Wait()
+}
+
+// payloadsOf returns the events' payloads, in order.
+func payloadsOf(evs []broker.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, string(ev.Payload))
+	}
+	return out
+}
+
+// While no member of a shared subscription is online, AWS IoT Core queues
+// its QoS 1 messages (a member has a persistent session) and loses QoS 0
+// ones; when a member comes back, the queue goes out at 20 a second per
+// member: exactly 50 ms apart, the first 50 ms after the CONNACK. The
+// session itself stored none of them (mochi would have stored them all in
+// the offline member's session, resent at once).
+func TestProfileQueuesSharedMessagesWhileNoMemberIsOnline(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		sharedMemberOffline(t, b, "member-a", "$share/g/s")
+		for _, p := range []string{"q0", "q1", "q2"} {
+			require.NoError(t, b.Publish(ctx, "s", []byte(p), 1, false), "a queued message is not dropped")
+		}
+		err := b.Publish(ctx, "s", []byte("fire-and-forget"), 0, false)
+		require.ErrorIs(t, err, broker.ErrDropped)
+		lost := b.Events.Events(broker.Match{Kind: broker.KindDropped, ClientID: "$share/g/s"})
+		require.Len(t, lost, 1)
+		require.Contains(t, lost[0].Cause, "queues only QoS 1")
+
+		time.Sleep(time.Second) // AWS admits one CONNECT per second per client id
+		deliveries := broker.Match{Kind: broker.KindDeliver, ClientID: "member-a", After: b.Events.Seq()}
+		back := openRaw(t, b.TCP(), 4)
+		_, err = back.connect("member-a", 1200, persistent)
+		require.NoError(t, err)
+		connack := time.Now()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := b.Events.Events(deliveries)
+		require.Equal(t, []string{"q0", "q1", "q2"}, payloadsOf(got))
+		for i, ev := range got {
+			require.Equal(t, time.Duration(i+1)*50*time.Millisecond, ev.At.Sub(connack), "queued message %d", i)
+			require.False(t, ev.Dup, "a queued message is a first delivery")
+			require.Equal(t, byte(1), ev.QoS)
+		}
+	})
+}
+
+// A message on a shared subscription goes to an online member, never into
+// the session of an offline one (mochi picks any member: about half of
+// these went to the offline member's session).
+func TestProfileSharedMessagesGoToAnOnlineMember(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		sharedMemberOffline(t, b, "away", "$share/g/o")
+		here := dialRaw(t, b.TCP(), "here", 4, 1200)
+		here.subscribe("$share/g/o", 1)
+		for range 20 {
+			require.NoError(t, b.Publish(ctx, "o", []byte("live"), 1, false))
+		}
+		synctest.Wait()
+		require.Equal(t, 20, b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "here"}))
+
+		time.Sleep(time.Second)
+		back := openRaw(t, b.TCP(), 4)
+		ack, err := back.connect("away", 1200, persistent)
+		require.NoError(t, err)
+		require.True(t, ack.SessionPresent)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "away"}), "nothing was stored for the offline member")
+	})
+}
+
+// A queue drains at 20 a second per online member: with two members
+// online, one message every 25 ms, each member getting every other one.
+func TestProfileSharedQueueDrainsPerMember(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.Context(t)
+		sharedMemberOffline(t, b, "sleeper", "$share/g/d")
+		for i := range 6 {
+			require.NoError(t, b.Publish(ctx, "d", []byte{byte('0' + i)}, 1, false))
+		}
+		mark := b.Events.Seq()
+		first := dialRaw(t, b.TCP(), "first", 4, 1200)
+		second := dialRaw(t, b.TCP(), "second", 4, 1200)
+		// Both SUBSCRIBEs in one instant: the second member is online
+		// before the first delivery, 50 ms later.
+		first.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "$share/g/d", Qos: 1}}})
+		second.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "$share/g/d", Qos: 1}}})
+		start := time.Now()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := b.Events.Events(broker.Match{Kind: broker.KindDeliver, After: mark})
+		require.Len(t, got, 6)
+		require.Equal(t, []string{"0", "1", "2", "3", "4", "5"}, payloadsOf(got))
+		offsets := []time.Duration{50, 75, 100, 125, 150, 175}
+		for i, ev := range got {
+			require.Equal(t, offsets[i]*time.Millisecond, ev.At.Sub(start), "message %d", i)
+			if i > 0 {
+				require.NotEqual(t, got[i-1].ClientID, ev.ClientID, "the members take turns")
+			}
+		}
+	})
+}
+
+// A group's queue is lost, and recorded as DROPPED, when the sessions of
+// all its members end (AWS IoT Core's session expiry: 1 h).
+func TestProfileSharedQueueEndsWithTheLastSession(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.ContextFor(t, 2*time.Hour)
+		sharedMemberOffline(t, b, "gone", "$share/g/e")
+		offline := time.Now()
+		require.NoError(t, b.Publish(ctx, "e", []byte("waiting"), 1, false))
+		lost := broker.Match{Kind: broker.KindDropped, ClientID: "$share/g/e"}
+		time.Sleep(time.Hour - time.Second)
+		synctest.Wait()
+		require.Zero(t, b.Events.Count(lost), "the session, and the queue, are kept for an hour")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		evs := b.Events.Events(lost)
+		require.Len(t, evs, 1)
+		require.Equal(t, "waiting", string(evs[0].Payload))
+		require.Contains(t, evs[0].Cause, "sessions ended")
+		require.Equal(t, time.Hour+50*time.Millisecond, evs[0].At.Sub(offline), "lost at the next turn of the queue")
+	})
+}
+
+// Without the profile, mochi keeps a QoS 1 message for an offline shared
+// member in its session, and the broker says so: Publish reports no drop
+// and the member gets it when it comes back.
+func TestPlainMQTTKeepsSharedMessagesInTheSession(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithPlainMQTT())
+	ctx := testenv.Context(t)
+	c := dialRaw(t, b.TCP(), "plain-member", 4, 60, persistent)
+	c.subscribe("$share/g/p", 1)
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "plain-member"})
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(ctx, "p", []byte("kept"), 1, false))
+	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDropped}))
+	back := openRaw(t, b.TCP(), 4)
+	_, err = back.connect("plain-member", 60, persistent)
+	require.NoError(t, err)
+	require.Equal(t, "kept", string(back.nextPublish().Payload))
+}
