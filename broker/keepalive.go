@@ -72,8 +72,8 @@ func newKeepaliveConn(c net.Conn, gate *attachGate) (*keepaliveConn, bool) {
 	return &keepaliveConn{Conn: c, attached: attached}, true
 }
 
-// keepaliveListener hands out its connections as keepaliveConns, shaped to
-// the profile's throughput.
+// keepaliveListener hands out its connections as keepaliveConns, as the
+// profile needs them (profiledConn).
 type keepaliveListener struct {
 	net.Listener
 	profile *Profile
@@ -85,7 +85,7 @@ func (l keepaliveListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, ok := newKeepaliveConn(shape(c, l.profile), l.gate)
+	kc, ok := newKeepaliveConn(profiledConn(c, l.profile), l.gate)
 	if !ok {
 		c.Close()
 		return nil, net.ErrClosed

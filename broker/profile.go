@@ -103,6 +103,12 @@ type Profile struct {
 	// subscriptions (any member, online or not; an offline one's session
 	// keeps its QoS 1 messages).
 	SharedQueueRate int
+	// EarlyPackets is the answer to a client that sends packets after its
+	// CONNECT before the CONNACK came, which AWS forbids ("the client must
+	// wait for CONNACK"): Close (default; the link closes after the
+	// CONNACK, CLIENT_ERROR, before any of them is processed) or Accept
+	// (processed, as mochi does). To be confirmed.
+	EarlyPackets Reaction
 	// RedeliverAsNew sends those stored messages with new packet ids and
 	// without the DUP flag, as AWS may ("a resend may carry a new packet
 	// ID", "the MQTT DUP flag is not supported"); default false: their
@@ -155,9 +161,11 @@ const (
 	Grant
 	// Discard drops the request without a reply and keeps the connection.
 	Discard
+	// Accept processes the request as MQTT says.
+	Accept
 )
 
-var reactionNames = map[Reaction]string{Close: "Close", SubackFailure: "SubackFailure", Hang: "Hang", Grant: "Grant", Discard: "Discard"}
+var reactionNames = map[Reaction]string{Close: "Close", SubackFailure: "SubackFailure", Hang: "Hang", Grant: "Grant", Discard: "Discard", Accept: "Accept"}
 
 // String names the reaction.
 func (r Reaction) String() string {
@@ -201,6 +209,7 @@ func AWSIoTCore() Profile {
 		UnackedExpiry:          time.Hour,
 		PublishRate:            100,
 		PublishRateExceeded:    Discard,
+		EarlyPackets:           Close,
 		Throughput:             512 * 1024,
 		ConnectInterval:        time.Second,
 		SessionExpiry:          time.Hour,
@@ -222,6 +231,7 @@ func (p Profile) withDefaults() Profile {
 	for _, f := range []struct{ r, def *Reaction }{
 		{&p.OverSubscriptions, &d.OverSubscriptions}, {&p.SubscribeQoS2, &d.SubscribeQoS2},
 		{&p.UnauthorizedSubscribe, &d.UnauthorizedSubscribe}, {&p.PublishRateExceeded, &d.PublishRateExceeded},
+		{&p.EarlyPackets, &d.EarlyPackets},
 	} {
 		if *f.r == 0 {
 			*f.r = *f.def
@@ -258,6 +268,7 @@ func (p *Profile) validate() error {
 		oneOf("SubscribeQoS2", p.SubscribeQoS2, Close, Hang, Grant),
 		oneOf("UnauthorizedSubscribe", p.UnauthorizedSubscribe, Close, SubackFailure),
 		oneOf("PublishRateExceeded", p.PublishRateExceeded, Discard, Close),
+		oneOf("EarlyPackets", p.EarlyPackets, Close, Accept),
 	)
 }
 

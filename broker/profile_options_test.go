@@ -326,3 +326,46 @@ func TestProfileRedeliverAsNew(t *testing.T) {
 		}, broker.WithProfile(p))
 	}
 }
+
+// A client that sends a SUBSCRIBE right behind its CONNECT, before the
+// CONNACK came, gets its CONNACK and then the link closes with nothing
+// processed (default: AWS requires waiting for the CONNACK); with
+// EarlyPackets Accept, the SUBSCRIBE is answered, as mochi does. To be
+// confirmed against AWS.
+func TestProfileEarlyPackets(t *testing.T) {
+	t.Parallel()
+	subscribe := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "early", Qos: 1}}}
+	pipelined := func(t *testing.T, b *broker.Broker, id string) *rawClient {
+		c := openRaw(t, b.TCP(), 4)
+		c.sendTogether(connectPacket(id, 60), subscribe)
+		ack, err := c.receive()
+		require.NoError(t, err)
+		require.Equal(t, packets.Connack, ack.FixedHeader.Type)
+		return c
+	}
+	t.Run("Close", func(t *testing.T) {
+		t.Parallel()
+		b := broker.NewTLS(t, broker.WithPlainTCP())
+		c := pipelined(t, b, "early-close")
+		require.NoError(t, c.closed(), "nothing but the CONNACK")
+		d, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDisconnect, ClientID: "early-close"})
+		require.NoError(t, err)
+		require.Equal(t, broker.ReasonClientError, d.Reason)
+		require.Contains(t, d.Cause, "before the CONNACK")
+		require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindSuback, ClientID: "early-close"}))
+
+		waits := dialRaw(t, b.TCP(), "waits", 4, 60)
+		waits.subscribe("early", 1) // a client that waited is not affected
+	})
+	t.Run("Accept", func(t *testing.T) {
+		t.Parallel()
+		p := broker.AWSIoTCore()
+		p.EarlyPackets = broker.Accept
+		b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithProfile(p))
+		c := pipelined(t, b, "early-accept")
+		ack, err := c.receive()
+		require.NoError(t, err)
+		require.Equal(t, packets.Suback, ack.FixedHeader.Type)
+	})
+}

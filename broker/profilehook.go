@@ -44,6 +44,9 @@ type clientState struct {
 	inbound, outbound *rate.Limiter // PublishRate; nil without one
 	lifetime          *time.Timer   // WebSocketLifetime / ConnectionLifetime
 	resume            *resumeQueue  // a resumed session's stored deliveries; nil if none
+	// early is how many bytes the client sent before its CONNACK
+	// (Profile.EarlyPackets); set and read on its read goroutine.
+	early int
 
 	mu sync.Mutex // guards subscribing, released
 	// subscribing holds the filters of the SUBSCRIBE being processed, and
@@ -215,8 +218,9 @@ func (h *profileHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 }
 
 // OnSessionEstablished starts the connection's limits: unacknowledged
-// deliveries, publish rate, lifetime; and publishes the connected event.
-func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+// deliveries, publish rate, lifetime; notes what the client sent before
+// its CONNACK; and publishes the connected event.
+func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, connect packets.Packet) {
 	if n := h.p.MaxUnackedOutbound; n > 0 {
 		if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && rm < n {
 			n = rm
@@ -224,6 +228,9 @@ func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		cl.State.Inflight.ResetSendQuota(int32(n))
 	}
 	st := &clientState{subscribing: make(map[string]bool)}
+	if w, ok := under[*connectWatch](cl.Net.Conn); ok {
+		st.early = w.sentBeforeConnack(connect.FixedHeader)
+	}
 	if r := h.p.PublishRate; r > 0 {
 		per := rate.Limit(float64(r) / h.p.TimeScale)
 		st.inbound, st.outbound = rate.NewLimiter(per, r), rate.NewLimiter(per, r)

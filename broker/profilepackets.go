@@ -14,13 +14,19 @@ import (
 // OnPacketRead closes the link, without an MQTT reply over 3.1.1, for what
 // AWS IoT Core closes it for: QoS 2, payloads and topics over the limits,
 // reserved topics used as AWS does not allow, too many filters in one
-// SUBSCRIBE, publishes the Policy denies, packets AWS does not support.
+// SUBSCRIBE, publishes the Policy denies, packets AWS does not support,
+// and packets sent before the CONNACK (Profile.EarlyPackets).
 func (h *profileHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
 	}
 	if st := h.state(cl); st != nil {
 		st.restoreReleased(cl) // before mochi looks up the PUBACK of one
+		if st.early > 0 {
+			v := clientError(fmt.Sprintf("%d bytes sent after the CONNECT before the CONNACK (AWS IoT Core: the client must wait for the CONNACK)", st.early))
+			st.early = 0
+			return pk, closeLink(cl, v, packets.ErrProtocolViolation)
+		}
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Connect:

@@ -54,14 +54,19 @@ func openRaw(t *testing.T, l *broker.Listener, version byte) *rawClient {
 // error (io.EOF: closed without one).
 func (c *rawClient) connect(id string, keepalive uint16, adjust ...func(*packets.Packet)) (packets.Packet, error) {
 	c.t.Helper()
+	c.send(connectPacket(id, keepalive, adjust...))
+	return c.receive()
+}
+
+// connectPacket is a CONNECT with a clean session, changed by adjust.
+func connectPacket(id string, keepalive uint16, adjust ...func(*packets.Packet)) packets.Packet {
 	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
 		ProtocolName: []byte("MQTT"), Clean: true, Keepalive: keepalive, ClientIdentifier: id,
 	}}
 	for _, a := range adjust {
 		a(&connect)
 	}
-	c.send(connect)
-	return c.receive()
+	return connect
 }
 
 // publish sends a PUBLISH with packet id 1 (for QoS 1 and 2).
@@ -119,33 +124,44 @@ func (c *rawClient) subscribe(filter string, qos byte) {
 	require.Equal(c.t, []byte{qos}, ack.ReasonCodes)
 }
 
-func (c *rawClient) send(pk packets.Packet) {
+// send writes pk.
+func (c *rawClient) send(pk packets.Packet) { c.t.Helper(); c.sendTogether(pk) }
+
+// sendTogether writes pks in one write, as a client pipelining them does.
+func (c *rawClient) sendTogether(pks ...packets.Packet) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	for _, pk := range pks {
+		c.encode(&buf, pk)
+	}
+	_, err := c.conn.Write(buf.Bytes())
+	require.NoError(c.t, err)
+}
+
+func (c *rawClient) encode(buf *bytes.Buffer, pk packets.Packet) {
 	c.t.Helper()
 	pk.ProtocolVersion = c.version
-	var buf bytes.Buffer
 	var err error
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
+		err = pk.ConnectEncode(buf)
 	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
+		err = pk.SubscribeEncode(buf)
 	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
+		err = pk.PingreqEncode(buf)
 	case packets.Publish:
-		err = pk.PublishEncode(&buf)
+		err = pk.PublishEncode(buf)
 	case packets.Puback:
-		err = pk.PubackEncode(&buf)
+		err = pk.PubackEncode(buf)
 	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
+		err = pk.PubrelEncode(buf)
 	case packets.Unsubscribe:
-		err = pk.UnsubscribeEncode(&buf)
+		err = pk.UnsubscribeEncode(buf)
 	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
+		err = pk.DisconnectEncode(buf)
 	default:
 		c.t.Fatalf("rawClient cannot send packet type %d", pk.FixedHeader.Type)
 	}
-	require.NoError(c.t, err)
-	_, err = c.conn.Write(buf.Bytes())
 	require.NoError(c.t, err)
 }
 

@@ -120,7 +120,7 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 	l.mu.Unlock()
 	defer l.sessions.Done()
 	accessKey, _, _ := strings.Cut(r.URL.Query().Get("X-Amz-Credential"), "/")
-	kc, ok := newKeepaliveConn(&signedConn{Conn: shape(wsconn.New(ws), l.b.cfg.profile), accessKey: accessKey}, l.gate)
+	kc, ok := newKeepaliveConn(&signedConn{Conn: profiledConn(wsconn.New(ws), l.b.cfg.profile), accessKey: accessKey}, l.gate)
 	if !ok {
 		ws.Close()
 		return
