@@ -74,6 +74,12 @@ type Profile struct {
 	// UnackedExpiry drops a QoS 1 delivery still unacknowledged after this
 	// long (recorded as DROPPED), in a live or a stored session. AWS: 1 h.
 	UnackedExpiry time.Duration
+	// UnackedResend resends a QoS 1 delivery (DUP, same packet id) that a
+	// connected client has left unacknowledged this long since it was
+	// last sent, checked each second. AWS retries for up to an hour, how
+	// often is not documented: default 0, resent only when the session
+	// resumes (as mochi). To be confirmed.
+	UnackedResend time.Duration
 	// PublishRate limits the publishes per second per connection, each
 	// direction: inbound ones beyond it are discarded with no PUBACK,
 	// outbound ones are not delivered. AWS: 100. PublishRateExceeded
@@ -103,6 +109,10 @@ type Profile struct {
 	// subscriptions (any member, online or not; an offline one's session
 	// keeps its QoS 1 messages).
 	SharedQueueRate int
+	// DuplicateQoS0Every sends every so many QoS 0 deliveries to a client
+	// twice, as AWS warns a QoS 0 message "may arrive more than once": a
+	// test of a device's handling of duplicates. Default 0: never.
+	DuplicateQoS0Every int
 	// EarlyPackets is the answer to a client that sends packets after its
 	// CONNECT before the CONNACK came, which AWS forbids ("the client must
 	// wait for CONNACK"): Close (default; the link closes after the
@@ -255,7 +265,7 @@ func (p *Profile) validate() error {
 	case p.TimeScale < 0:
 		return bad("TimeScale", fmt.Sprintf("is %v; it must be above 0 (1 is AWS's time)", p.TimeScale))
 	case p.MaxPayload < 0, p.MaxClientIDBytes < 0, p.MaxFiltersPerSubscribe < 0, p.MaxSubscriptions < 0,
-		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.SharedQueueRate < 0, p.UnackedExpiry < 0, p.SubscribeDelay < 0,
+		p.MaxUnackedOutbound < 0, p.PublishRate < 0, p.Throughput < 0, p.ConnectInterval < 0, p.ResumeRate < 0, p.SharedQueueRate < 0, p.DuplicateQoS0Every < 0, p.UnackedExpiry < 0, p.UnackedResend < 0, p.SubscribeDelay < 0,
 		p.SessionExpiry < 0, p.WebSocketLifetime < 0, p.ConnectionLifetime < 0:
 		return errors.New("broker: a Profile limit is negative; 0 means no limit")
 	case p.MaxKeepalive != 0 && p.MinKeepalive > p.MaxKeepalive:

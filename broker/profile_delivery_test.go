@@ -2,6 +2,8 @@ package broker_test
 
 import (
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
@@ -80,9 +82,43 @@ func TestProfileRetainedOnlyOnExactFilters(t *testing.T) {
 	require.Equal(t, "a/b", got.TopicName)
 	require.Equal(t, []byte("kept"), got.Payload)
 	require.True(t, got.FixedHeader.Retain)
-	// mochi's retained-message expiry (server.go:1723) applies only when
-	// this is above 0.
-	require.Zero(t, b.Mochi().Options.Capabilities.MaximumMessageExpiryInterval)
+}
+
+// AWS IoT Core keeps an MQTT 3 retained message for good (three years
+// since last used); mochi's sweep, each second, deletes one older than a
+// day unless told not to. A retained message made 25 hours old is still
+// there after the sweep has run.
+func TestProfileRetainedMessagesDoNotExpire(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opt  broker.Option
+		kept bool
+	}{{"AWS IoT Core", broker.WithProfile(broker.AWSIoTCore()), true}, {"plain MQTT", broker.WithPlainMQTT(), false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inBubble(t, func(t *testing.T, b *broker.Broker) {
+				pub := dialRaw(t, b.TCP(), "old-retain-pub", 4, 1200)
+				pub.publish("r/old", []byte("a day and more"), 1, true)
+				_, err := pub.receive()
+				require.NoError(t, err)
+				retained := b.Mochi().Topics.Retained
+				pk, ok := retained.Get("r/old")
+				require.True(t, ok)
+				pk.Created = time.Now().Add(-25 * time.Hour).Unix()
+				retained.Add("r/old", pk)
+				time.Sleep(3 * time.Second) // mochi's sweep runs every second
+				synctest.Wait()
+				_, ok = retained.Get("r/old")
+				require.Equal(t, tc.kept, ok)
+				if tc.kept {
+					sub := dialRaw(t, b.TCP(), "old-retain-sub", 4, 1200)
+					sub.subscribe("r/old", 1)
+					require.Equal(t, "a day and more", string(sub.nextPublish().Payload))
+				}
+			}, tc.opt)
+		})
+	}
 }
 
 // Basic Ingest ($aws/rules/<rule>/…) is acknowledged and goes to the rules

@@ -369,3 +369,65 @@ func TestProfileEarlyPackets(t *testing.T) {
 		require.Equal(t, packets.Suback, ack.FixedHeader.Type)
 	})
 }
+
+// With DuplicateQoS0Every 3, every third QoS 0 delivery to a client comes
+// twice, as AWS warns QoS 0 may; QoS 1 ones never do.
+func TestProfileDuplicatesQoS0(t *testing.T) {
+	t.Parallel()
+	p := broker.AWSIoTCore()
+	p.DuplicateQoS0Every = 3
+	b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithProfile(p))
+	ctx := testenv.Context(t)
+	sub := dialRaw(t, b.TCP(), "dup-qos0", 4, 60)
+	sub.subscribe("d", 1)
+	for i := range 6 {
+		require.NoError(t, b.Publish(ctx, "d", []byte{byte('0' + i)}, 0, false))
+	}
+	require.NoError(t, b.Publish(ctx, "d", []byte("qos1"), 1, false))
+	var got []string
+	for range 9 {
+		got = append(got, string(sub.nextPublish().Payload))
+	}
+	require.Equal(t, []string{"0", "1", "2", "2", "3", "4", "5", "5", "qos1"}, got)
+}
+
+// With UnackedResend 20 s, a QoS 1 delivery a connected client leaves
+// unacknowledged is resent every 20 s, with DUP and its packet id, and the
+// link stays up; by default (AWS's cadence is not documented) it is resent
+// only when the session resumes. To be confirmed against AWS.
+func TestProfileResendsUnackedWhileConnected(t *testing.T) {
+	t.Parallel()
+	for _, resend := range []time.Duration{20 * time.Second, 0} {
+		t.Run(fmt.Sprint(resend), func(t *testing.T) {
+			t.Parallel()
+			p := broker.AWSIoTCore()
+			p.UnackedResend = resend
+			inBubble(t, func(t *testing.T, b *broker.Broker) {
+				ctx := testenv.ContextFor(t, time.Hour)
+				sub := dialRaw(t, b.TCP(), "no-ack", 4, 1200)
+				sub.subscribe("r", 1)
+				require.NoError(t, b.Publish(ctx, "r", []byte("again"), 1, false))
+				time.Sleep(65 * time.Second)
+				synctest.Wait()
+				got := b.Events.Events(broker.Match{Kind: broker.KindDeliver, ClientID: "no-ack"})
+				if resend == 0 {
+					require.Len(t, got, 1, "sent once")
+					return
+				}
+				require.Len(t, got, 4, "sent, then resent 3 times in 65 s")
+				first := got[0]
+				require.False(t, first.Dup)
+				since := got[1].At.Sub(first.At)
+				require.True(t, since >= 20*time.Second && since <= 21*time.Second, "first resend %v after the delivery (checked each second)", since)
+				for i, ev := range got[1:] {
+					require.True(t, ev.Dup)
+					require.Equal(t, first.PacketID, ev.PacketID)
+					if i > 0 {
+						require.Equal(t, 20*time.Second, ev.At.Sub(got[i].At))
+					}
+				}
+				require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDisconnect, ClientID: "no-ack"}))
+			}, broker.WithProfile(p))
+		})
+	}
+}

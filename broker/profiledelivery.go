@@ -99,6 +99,20 @@ func (h *profileHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	return pk, nil
 }
 
+// OnPacketSent sends every DuplicateQoS0Every-th QoS 0 delivery to a
+// client a second time.
+func (h *profileHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != 0 || pk.Ignore || cl.Net.Inline {
+		return
+	}
+	st := h.state(cl)
+	if st == nil || st.qos0Sent.Add(1)%int64(h.p.DuplicateQoS0Every) != 0 {
+		return
+	}
+	pk.Ignore = true // the duplicate: not counted, not duplicated again
+	_ = cl.WritePacket(pk)
+}
+
 // allows decides mochi's OnACLCheck for the profile: for a filter of the
 // SUBSCRIBE being processed, the verdict readSubscribe reached; for a
 // delivery, whether AWS IoT Core would deliver topic to cl at all (its

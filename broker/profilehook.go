@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -33,7 +34,7 @@ type profileHook struct {
 
 	mu      sync.Mutex // guards clients, resuming, unacked
 	clients map[*mqtt.Client]*clientState
-	unacked *unackedExpiry // started with the server; nil without Profile.UnackedExpiry
+	unacked *unackedRetry // started with the server; nil without Profile.UnackedExpiry or UnackedResend
 	// resuming holds the stored deliveries taken from a resumed session
 	// as its CONNACK is written, until OnSessionEstablished paces them.
 	resuming map[*mqtt.Client][]packets.Packet
@@ -44,6 +45,7 @@ type clientState struct {
 	inbound, outbound *rate.Limiter // PublishRate; nil without one
 	lifetime          *time.Timer   // WebSocketLifetime / ConnectionLifetime
 	resume            *resumeQueue  // a resumed session's stored deliveries; nil if none
+	qos0Sent          atomic.Int64  // QoS 0 deliveries, for Profile.DuplicateQoS0Every
 	// early is how many bytes the client sent before its CONNACK
 	// (Profile.EarlyPackets); set and read on its read goroutine.
 	early int
@@ -95,11 +97,12 @@ func (h *profileHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 	return h.shared.route(subs, pk)
 }
 
-// OnStarted starts the expiry of unacknowledged deliveries.
+// OnStarted starts the retries and the expiry of unacknowledged
+// deliveries.
 func (h *profileHook) OnStarted() {
-	if h.p.UnackedExpiry > 0 {
+	if h.p.UnackedExpiry > 0 || h.p.UnackedResend > 0 {
 		h.mu.Lock()
-		h.unacked = startUnackedExpiry(h.srv, h.drops, h.p.scaled(h.p.UnackedExpiry), h.p.scaled(time.Second))
+		h.unacked = startUnackedRetry(h.srv, h.drops, h.p.scaled(h.p.UnackedExpiry), h.p.scaled(h.p.UnackedResend), h.p.scaled(time.Second))
 		h.mu.Unlock()
 	}
 }
@@ -107,6 +110,9 @@ func (h *profileHook) OnStarted() {
 func (h *profileHook) ID() string { return "iotmqtt-aws-profile" }
 
 func (h *profileHook) Provides(b byte) bool {
+	if b == mqtt.OnPacketSent {
+		return h.p.DuplicateQoS0Every > 0
+	}
 	return bytes.Contains([]byte{
 		mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnDisconnect,
