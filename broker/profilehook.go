@@ -211,16 +211,28 @@ func checkClientID(id string, limit int) error {
 }
 
 // OnSessionEstablish drops a persistent session of the other MQTT version
-// (AWS resumes no session across versions) if its client is offline.
+// (AWS resumes no session across versions), first taking its connection
+// over, as mochi does, if it is still up.
 func (h *profileHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	h.sessions.cancel(cl.ID)
 	old, ok := h.srv.Clients.Get(cl.ID)
-	if !ok || !old.Closed() || old.Properties.ProtocolVersion == cl.Properties.ProtocolVersion {
-		return
+	if !ok || old.Properties.ProtocolVersion == cl.Properties.ProtocolVersion || !persistentSession(old) {
+		return // mochi takes a clean session over, and keeps none of it
+	}
+	if !old.Closed() {
+		_ = h.srv.DisconnectClient(old, packets.ErrSessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	h.srv.UnsubscribeClient(old)
 	old.ClearInflights()
 	h.srv.Clients.Delete(old.ID)
+}
+
+// persistentSession says whether cl's session outlives its connection.
+func persistentSession(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval > 0
+	}
+	return !cl.Properties.Clean
 }
 
 // OnSessionEstablished starts the connection's limits: unacknowledged
