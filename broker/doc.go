@@ -69,9 +69,11 @@
 // unacknowledged QoS 1 deliveries (each dropped after an hour), keepalive clamped to 30–1200 s,
 // retained messages only to exact filters, "#" not matching its parent,
 // only AWS's reserved $aws topics, Basic Ingest, SNI required, a 1 h
-// session expiry with stored messages resumed at 10 a second, the 24 h
-// WebSocket lifetime, and lifecycle events on
-// $aws/events/…. Over MQTT 3.1.1 it answers a violation as AWS does, by
+// session expiry with stored messages resumed at 10 a second, no session
+// across MQTT versions, shared subscriptions that queue for a group with
+// no member online, the 24 h WebSocket lifetime, a client closed for
+// sending before its CONNACK, and lifecycle events on $aws/events/…. Over
+// MQTT 3.1.1 it answers a violation as AWS does, by
 // closing the connection without a reply; the recorder says why
 // (Event.Cause, Event.Reason). WithPlainMQTT gives plain mochi; WithProfile
 // another profile (Profile.TimeScale shortens AWS's timers for tests on

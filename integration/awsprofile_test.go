@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
 	"github.com/iotmqtt/iotmqtt/broker"
@@ -22,12 +23,12 @@ import (
 // -topicPrefix/*, retained publishes to them) and subscriptions to
 // $aws/events/presence/*.
 
-// awsScenario runs body against the embedded broker (in virtual time) or
-// AWS IoT Core, and skips it against other brokers.
-func awsScenario(t *testing.T, body func(t *testing.T, e *env)) {
+// awsScenario runs body against the embedded broker (in virtual time, with
+// opts) or AWS IoT Core, and skips it against other brokers.
+func awsScenario(t *testing.T, body func(t *testing.T, e *env), opts ...broker.Option) {
 	t.Helper()
 	awsOnly(t, "this is AWS IoT Core's behaviour, which other brokers do not have")
-	scenario(t, body)
+	scenario(t, body, opts...)
 }
 
 // limitTopic is a topic of the scenario with exactly slashes slashes and
@@ -238,4 +239,50 @@ func sinceCut(cut time.Time, evs []broker.Event) []time.Duration {
 		out[i] = ev.At.Sub(cut)
 	}
 	return out
+}
+
+// A shared subscription whose members are all offline (one with a
+// persistent session) queues its QoS 1 messages; the member that comes
+// back gets them, at 20 a second: in virtual time exactly 50, 100 and
+// 150 ms after its CONNACK. (The endpoint's policy must allow the
+// subscription $share/<group>/-topicPrefix/….)
+func TestAWSSharedSubscriptionQueuesForOfflineMembers(t *testing.T) {
+	t.Parallel()
+	awsScenario(t, func(t *testing.T, e *env) {
+		ctx := testenv.Context(t)
+		id := e.clientID("shared-member")
+		topic := e.topic("shared")
+		filter := "$share/" + e.run + "/" + topic
+		persistent := func(o *paho.ClientOptions) { o.SetCleanSession(false) }
+		member := e.Raw(t, id, persistent)
+		require.NoError(t, testenv.WaitToken(member.Subscribe(filter, 1, nil)))
+		member.Disconnect(250)
+
+		pub := e.Raw(t, e.clientID("shared-pub"))
+		for _, p := range []string{"s0", "s1", "s2"} {
+			require.NoError(t, testenv.WaitToken(pub.Publish(topic, 1, false, p)))
+		}
+		time.Sleep(time.Second) // AWS admits one CONNECT per second per client id
+		mark := e.Events.Seq()
+		got := make(chan string, 10)
+		back := e.Raw(t, id, persistent, func(o *paho.ClientOptions) {
+			o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) })
+		})
+		defer back.Unsubscribe(filter)
+		var payloads []string
+		for range 3 {
+			payloads = append(payloads, testenv.Receive(t, ctx, got, "a queued message"))
+		}
+		require.ElementsMatch(t, []string{"s0", "s1", "s2"}, payloads)
+		if !e.virtual {
+			return
+		}
+		connack, err := e.Events.WaitFor(ctx, broker.Match{Kind: broker.KindConnack, ClientID: id, After: mark})
+		require.NoError(t, err)
+		deliveries := e.Events.Events(broker.Match{Kind: broker.KindDeliver, ClientID: id, After: mark})
+		require.Len(t, deliveries, 3)
+		for i, d := range deliveries {
+			require.Equal(t, time.Duration(i+1)*50*time.Millisecond, d.At.Sub(connack.At), "queued message %d", i)
+		}
+	})
 }
