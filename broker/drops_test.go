@@ -82,7 +82,7 @@ func TestDropsAreRecorded(t *testing.T) {
 	t.Run("subscriber offline", func(t *testing.T) {
 		b := broker.NewTLS(t, broker.WithPlainTCP())
 		ctx := testenv.Context(t)
-		c := dialRaw(t, b.TCP(), "away", 4, 30, func(pk *packets.Packet) { pk.Connect.Clean = false })
+		c := dialRaw(t, b.TCP(), "away", 4, 30, persistent)
 		c.subscribe("q", 1)
 		require.NoError(t, c.conn.Close())
 		_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "away"})

@@ -308,7 +308,6 @@ func TestProfileRedeliverAsNew(t *testing.T) {
 		p.RedeliverAsNew = asNew
 		inBubble(t, func(t *testing.T, b *broker.Broker) {
 			ctx := testenv.Context(t)
-			persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
 			sub := dialRaw(t, b.TCP(), "redeliver", 4, 1200, persistent)
 			sub.subscribe("r", 1)
 			require.NoError(t, b.Publish(ctx, "r", []byte("m"), 1, false))

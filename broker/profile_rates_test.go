@@ -79,7 +79,6 @@ func TestProfileRedeliversReleasedDeliveries(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.Context(t)
-		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
 		sub := dialRaw(t, b.TCP(), "resumer", 4, 1200, persistent)
 		sub.subscribe("q", 1)
 		for range 120 {
@@ -121,7 +120,6 @@ func TestProfileResumesStoredMessagesAtTenASecond(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.Context(t)
-		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
 		sub := dialRaw(t, b.TCP(), "stored", 4, 1200, persistent)
 		sub.subscribe("s", 1)
 		sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
@@ -174,7 +172,6 @@ func TestProfileDropsDeliveriesUnackedForAnHour(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.ContextFor(t, 2*time.Hour) // an hour of virtual time
-		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
 		sub := dialRaw(t, b.TCP(), "forgetful", 4, 1200, persistent)
 		sub.subscribe("u", 1)
 		start := time.Now()
@@ -305,7 +302,6 @@ func TestProfileOneConnectPerSecond(t *testing.T) {
 func TestProfileSessionExpiresAfterAnHour(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
-		persistent := func(pk *packets.Packet) { pk.Connect.Clean = false }
 		for _, id := range []string{"early", "late"} {
 			c := dialRaw(t, b.TCP(), id, 4, 1200, persistent)
 			c.subscribe("s", 1)
@@ -331,14 +327,11 @@ func TestProfileSessionExpiresAfterAnHour(t *testing.T) {
 func TestProfileNoSessionAcrossVersions(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
-		c := dialRaw(t, b.TCP(), "versions", 4, 1200, func(pk *packets.Packet) { pk.Connect.Clean = false })
+		c := dialRaw(t, b.TCP(), "versions", 4, 1200, persistent)
 		c.subscribe("s", 1)
 		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 		time.Sleep(time.Second)
-		ack, err := openRaw(t, b.TCP(), 5).connect("versions", 1200, func(pk *packets.Packet) {
-			pk.Connect.Clean = false
-			pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
-		})
+		ack, err := openRaw(t, b.TCP(), 5).connect("versions", 1200, persistentV5)
 		require.NoError(t, err)
 		require.Zero(t, ack.ReasonCode)
 		require.False(t, ack.SessionPresent)
@@ -360,10 +353,7 @@ func TestProfileNoSessionAcrossVersionsWhileConnected(t *testing.T) {
 		time.Sleep(time.Second)
 		mark := b.Events.Seq()
 		c := openRaw(t, b.TCP(), 5)
-		ack, err := c.connect("versions-up", 1200, func(pk *packets.Packet) {
-			pk.Connect.Clean = false
-			pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
-		})
+		ack, err := c.connect("versions-up", 1200, persistentV5)
 		require.NoError(t, err)
 		require.Zero(t, ack.ReasonCode)
 		require.False(t, ack.SessionPresent)

@@ -12,8 +12,6 @@ import (
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
-func persistent(pk *packets.Packet) { pk.Connect.Clean = false }
-
 // sharedMemberOffline connects id with a persistent session, subscribes it
 // to the shared filter at QoS 1 and disconnects it.
 func sharedMemberOffline(t *testing.T, b *broker.Broker, id, filter string) {

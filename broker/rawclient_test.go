@@ -58,6 +58,16 @@ func (c *rawClient) connect(id string, keepalive uint16, adjust ...func(*packets
 	return c.receive()
 }
 
+// persistent asks for a persistent session (MQTT 3.1.1).
+func persistent(pk *packets.Packet) { pk.Connect.Clean = false }
+
+// persistentV5 asks for an MQTT 5 session that outlives the connection by
+// an hour.
+func persistentV5(pk *packets.Packet) {
+	pk.Connect.Clean = false
+	pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
+}
+
 // connectPacket is a CONNECT with a clean session, changed by adjust.
 func connectPacket(id string, keepalive uint16, adjust ...func(*packets.Packet)) packets.Packet {
 	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
