@@ -95,6 +95,7 @@ func (h *profileHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	}
 	if pk.Properties.MessageExpiryInterval > maxMessageExpiry {
 		pk.Properties.MessageExpiryInterval = maxMessageExpiry
+		pk.Expiry = pk.Created + maxMessageExpiry // mochi set it from the asked expiry before this hook
 	}
 	return pk, nil
 }
