@@ -173,3 +173,43 @@ func TestPlainMQTTKeepsSharedMessagesInTheSession(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(back.nextPublish().Payload))
 }
+
+// A shared subscription gets no retained message on subscribe, even on an
+// exact filter (R1: AWS IoT Core's shared subscriptions "don't receive
+// retained messages"; mochi skips them too).
+func TestProfileSharedSubscriptionsGetNoRetainedMessage(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t, broker.WithPlainTCP())
+	ctx := testenv.Context(t)
+	require.NoError(t, b.Publish(ctx, "r/shared", []byte("retained"), 1, true))
+	c := dialRaw(t, b.TCP(), "shared-retain", 4, 60)
+	c.subscribe("$share/g/r/shared", 1)
+	require.NoError(t, b.Publish(ctx, "r/shared", []byte("live"), 1, false))
+	require.Equal(t, "live", string(c.nextPublish().Payload), "the live message comes first: no retained one before it")
+}
+
+// A queued message whose MQTT 5 message expiry passes while it waits is
+// not delivered: it is DROPPED, and the member gets only the live one.
+func TestProfileSharedQueueHonoursMessageExpiry(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		member := dialRaw(t, b.TCP(), "expiring-member", 5, 1200, persistentV5)
+		member.subscribe("$share/g/x", 1)
+		member.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+		synctest.Wait()
+		pub := dialRaw(t, b.TCP(), "expiring-pub", 5, 1200)
+		pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1, TopicName: "x", Payload: []byte("short-lived"),
+			Properties: packets.Properties{MessageExpiryInterval: 2}})
+		pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 2, TopicName: "x", Payload: []byte("lasting"),
+			Properties: packets.Properties{MessageExpiryInterval: 60}})
+		time.Sleep(4 * time.Second)
+		back := openRaw(t, b.TCP(), 5)
+		_, err := back.connect("expiring-member", 1200, persistentV5)
+		require.NoError(t, err)
+		require.Equal(t, "lasting", string(back.nextPublish().Payload))
+		lost := b.Events.Events(broker.Match{Kind: broker.KindDropped, ClientID: "$share/g/x"})
+		require.Len(t, lost, 1)
+		require.Equal(t, "short-lived", string(lost[0].Payload))
+		require.Contains(t, lost[0].Cause, "expiry passed")
+	})
+}

@@ -140,6 +140,11 @@ func (g *sharedGroups) startLocked(q *groupQueue) {
 // sessions ended) the queue is lost.
 func (g *sharedGroups) drain(q *groupQueue) {
 	g.mu.Lock()
+	var expired []packets.Packet
+	for len(q.pending) > 0 && q.pending[0].Expiry > 0 && q.pending[0].Expiry < time.Now().Unix() {
+		expired, q.pending = append(expired, q.pending[0]), q.pending[1:]
+	}
+	defer g.loseAll(q.filter, expired, "its MQTT 5 message expiry passed while queued") // after the unlock
 	if g.stopped || len(q.pending) == 0 {
 		q.draining = false
 		delete(g.queues, q.filter)
@@ -153,9 +158,7 @@ func (g *sharedGroups) drain(q *groupQueue) {
 		lost := q.pending
 		delete(g.queues, q.filter)
 		g.mu.Unlock()
-		for _, pk := range lost {
-			g.drops.lose(q.filter, pk, "no member of the shared subscription is left: their sessions ended")
-		}
+		g.loseAll(q.filter, lost, "no member of the shared subscription is left: their sessions ended")
 		return
 	}
 	if len(online) == 0 {
@@ -185,6 +188,13 @@ func (g *sharedGroups) drain(q *groupQueue) {
 		return
 	}
 	q.timer = time.AfterFunc(g.interval/time.Duration(len(online)), func() { g.drain(q) })
+}
+
+// loseAll records the group's messages as lost.
+func (g *sharedGroups) loseAll(filter string, lost []packets.Packet, reason string) {
+	for _, pk := range lost {
+		g.drops.lose(filter, pk, reason)
+	}
 }
 
 // deliver sends pk to member id, and says whether pk is done with: false
