@@ -39,6 +39,7 @@ type options struct {
 	shadow  bool // the Device Shadow service
 
 	connectInterval time.Duration // AWS's connect throttle per client id
+	set             []string      // Field=value changes to the AWS profile
 
 	mtls, alpn, wss, tcp string // listen addresses; "" leaves a listener off (mtls always runs)
 	control              string
@@ -68,6 +69,21 @@ func (l listFlag) Set(s string) error {
 	return nil
 }
 
+// setFlag collects --set Field=value, once per flag.
+type setFlag struct{ p *[]string }
+
+func (f setFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, " ")
+}
+
+func (f setFlag) Set(s string) error {
+	*f.p = append(*f.p, s)
+	return nil
+}
+
 // parseFlags parses and checks the command line; environment variables
 // fill in the WebSocket credentials.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -78,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(listFlag{&o.hosts}, "host", "extra host names or addresses for the server certificate, comma-separated (e.g. abc123-ats.iot.us-east-1.amazonaws.com; map it to 127.0.0.1 in /etc/hosts)")
 	fs.StringVar(&o.profile, "profile", defaultProfile, "broker behaviour: aws (AWS IoT Core's limits and answers) or mqtt (a plain MQTT broker)")
 	fs.DurationVar(&o.connectInterval, "connect-interval", defaultConnectInterval, connectIntervalDoc)
+	fs.Var(setFlag{&o.set}, "set", setDoc)
 	fs.BoolVar(&o.shadow, "shadow", true, "the Device Shadow service on $aws/things/<thing>/shadow/... (--shadow=false: shadow topics are ordinary topics)")
 	fs.StringVar(&o.mtls, "mtls", defaultMTLS, "address of mutual-TLS MQTT (AWS IoT's 8883)")
 	fs.StringVar(&o.alpn, "alpn", "", "address of mutual TLS with ALPN x-amzn-mqtt-ca (AWS IoT's 443, e.g. 127.0.0.1:443); off if empty")
@@ -88,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.wsSecret, "ws-secret-access-key", "", "its secret access key (default $AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&o.customAuth, "custom-auth-password", "", "with --alpn: also accept clients without a certificate that negotiate ALPN mqtt and send this MQTT password (AWS's custom authorizer)")
 	fs.BoolVar(&o.verbose, "v", false, "log every event on stderr (default: connections, disconnections and faults)")
-	err := samples.Parse(fs, args, stderr, "iotbroker [--dir DIR] [--thing NAME,...] [--host NAME,...] [--profile aws|mqtt] [--mtls ADDR] [--alpn ADDR] [--wss ADDR] [--tcp ADDR] [--control ADDR] [-v]",
+	err := samples.Parse(fs, args, stderr, "iotbroker [--dir DIR] [--thing NAME,...] [--host NAME,...] [--profile aws|mqtt] [--set Field=value ...] [--mtls ADDR] [--alpn ADDR] [--wss ADDR] [--tcp ADDR] [--control ADDR] [-v]",
 		o.complete)
 	if err != nil {
 		return nil, err
@@ -135,6 +152,12 @@ func (o *options) check() error {
 	}
 	if o.connectInterval != defaultConnectInterval && o.profile != profileAWS {
 		return fmt.Errorf("--connect-interval is AWS IoT Core's connect throttle: it needs --profile %s", profileAWS)
+	}
+	if len(o.set) > 0 && o.profile != profileAWS {
+		return fmt.Errorf("--set changes the AWS IoT Core profile: it needs --profile %s", profileAWS)
+	}
+	if _, err := awsProfile(o); err != nil {
+		return err
 	}
 	seen := map[string]string{}
 	for _, a := range []struct{ flag, addr string }{{"--mtls", o.mtls}, {"--alpn", o.alpn}, {"--wss", o.wss}, {"--tcp", o.tcp}, {"--control", o.control}} {

@@ -51,11 +51,12 @@ func TestTheAWSProfileIsTheDefault(t *testing.T) {
 	require.GreaterOrEqual(t, at(t, connack).Sub(at(t, first)), 900*time.Millisecond, "accepted CONNECTs are a second apart")
 }
 
-// --connect-interval 0 keeps every other AWS behaviour but admits every
+// --connect-interval 0 (or --set ConnectInterval=0s, as any profile
+// field can be set) keeps every other AWS behaviour but admits every
 // reconnect; --profile mqtt is a plain MQTT broker.
 func TestProfileFlags(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{quickReconnects, {"--profile", "mqtt"}} {
+	for _, args := range [][]string{quickReconnects, {"--set", "ConnectInterval=0s"}, {"--profile", "mqtt"}} {
 		ib := startInProcess(t, args...)
 		ib.device(t, "quick", ib.info.Kit.Things[0])
 		cut, connack, throttled := reconnectAfterCut(t, ib, "quick")
