@@ -61,3 +61,22 @@ func ExampleBroker_CutLinks() {
 	// links cut: 1
 	// client saw: EOF
 }
+
+// Try the alternative answer of a "to be confirmed" row, set from text as
+// a command line (iotbroker --set) gives it.
+func ExampleProfile_Set() {
+	p := broker.AWSIoTCore()
+	if err := p.Set("SubscribeQoS2", "Grant"); err != nil {
+		panic(err)
+	}
+	fmt.Println(p.SubscribeQoS2)
+	fmt.Println(p.Set("UnackedResend", "often"))
+	b, err := broker.StartTLS(broker.WithProfile(p))
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	// Output:
+	// Grant
+	// broker: Profile.UnackedResend="often": a duration such as 500ms, 30s or 1h
+}

@@ -106,3 +106,28 @@ func TestProfileSessionExpiryCannotRiseOnDisconnect(t *testing.T) {
 	require.Equal(t, packets.ErrProtocolViolationZeroNonZeroExpiry.Code, pk.ReasonCode)
 	require.NoError(t, c.closed())
 }
+
+// A SUBSCRIBE whose fixed-header flags are not 0010 closes the link, as
+// AWS does (U6: CLIENT_ERROR).
+func TestProfileMalformedFlagsClose(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t, broker.WithPlainTCP())
+	c := dialRaw(t, b.TCP(), "u6", 4, 60)
+	_, err := c.conn.Write([]byte{0x80, 0x06, 0x00, 0x01, 0x00, 0x01, 'a', 0x01}) // SUBSCRIBE with flags 0000
+	require.NoError(t, err)
+	require.NoError(t, c.closed())
+	d, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDisconnect, ClientID: "u6"})
+	require.NoError(t, err)
+	require.Equal(t, broker.ReasonClientError, d.Reason)
+}
+
+// An MQTT 5 client with an empty client id is assigned one of AWS's
+// form, $GEN/<uuid> (C5), in the CONNACK.
+func TestProfileAssignsAWSClientIDs(t *testing.T) {
+	t.Parallel()
+	b := broker.NewTLS(t, broker.WithPlainTCP())
+	ack, err := openRaw(t, b.TCP(), 5).connect("", 60)
+	require.NoError(t, err)
+	require.Zero(t, ack.ReasonCode)
+	require.Regexp(t, `^\$GEN/[0-9a-f-]{36}$`, ack.Properties.AssignedClientID)
+}

@@ -178,7 +178,7 @@ func (h *profileHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return refuse(&violation{ReasonAuthError, "the policy denies iot:Connect for " + quoteTopic(id)}, packets.ErrNotAuthorized)
 	}
 	if id == "" && cl.Properties.ProtocolVersion == 5 {
-		cl.ID = "$GEN/" + newSessionID()
+		cl.ID = assignedClientID()
 		cl.Properties.Props.AssignedClientID = cl.ID
 	}
 	if since, ok := h.connects.admit(cl.ID); !ok {
@@ -198,6 +198,13 @@ func (h *profileHook) refuse(cl *mqtt.Client, clientID string, v *violation, v5 
 	h.refused(cl, clientID, v)
 	cl.Stop(v)
 	return v
+}
+
+// assignedClientID is a client id as AWS IoT Core assigns one to an MQTT 5
+// client that gave none: $GEN/ and a random id in UUID form.
+func assignedClientID() string {
+	h := newSessionID()
+	return "$GEN/" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func checkClientID(id string, limit int) error {
