@@ -213,3 +213,22 @@ func TestProfileSharedQueueHonoursMessageExpiry(t *testing.T) {
 		require.Contains(t, lost[0].Cause, "expiry passed")
 	})
 }
+
+// A session mochi expires on its own clock (here first: the profile's
+// clock runs at half speed) takes its shared subscriptions with it, so
+// the group's queue is lost then, not kept for a member that is gone.
+func TestProfileSharedQueueEndsWithASessionMochiExpires(t *testing.T) {
+	t.Parallel()
+	p := broker.AWSIoTCore()
+	p.TimeScale = 2 // the profile's hour is two; mochi's stays one
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		ctx := testenv.ContextFor(t, 3*time.Hour)
+		sharedMemberOffline(t, b, "expired-by-mochi", "$share/g/m")
+		require.NoError(t, b.Publish(ctx, "m", []byte("waiting"), 1, false))
+		time.Sleep(time.Hour + 3*time.Second)
+		synctest.Wait()
+		lost := b.Events.Events(broker.Match{Kind: broker.KindDropped, ClientID: "$share/g/m"})
+		require.Len(t, lost, 1)
+		require.Contains(t, lost[0].Cause, "sessions ended")
+	}, broker.WithProfile(p))
+}

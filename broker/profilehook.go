@@ -32,12 +32,15 @@ type profileHook struct {
 	// began (mochi calls no OnDisconnect for it).
 	refused func(cl *mqtt.Client, clientID string, v *violation)
 
-	mu      sync.Mutex // guards clients, resuming, unacked
+	mu      sync.Mutex // guards clients, resuming, crossVersion, unacked
 	clients map[*mqtt.Client]*clientState
 	unacked *unackedRetry // started with the server; nil without Profile.UnackedExpiry or UnackedResend
 	// resuming holds the stored deliveries taken from a resumed session
 	// as its CONNACK is written, until OnSessionEstablished paces them.
 	resuming map[*mqtt.Client][]packets.Packet
+	// crossVersion holds the clients that took over a session of the other
+	// MQTT version, whose CONNACK must say no session is present.
+	crossVersion map[*mqtt.Client]bool
 }
 
 // clientState is what the profile keeps for one connection.
@@ -68,6 +71,7 @@ func newProfileHook(p *Profile, srv *mqtt.Server, d *drops, connects *connectLim
 	h := &profileHook{
 		p: p, srv: srv, drops: d, connects: connects, lifecycle: lc, refused: refused,
 		clients: make(map[*mqtt.Client]*clientState), resuming: make(map[*mqtt.Client][]packets.Packet),
+		crossVersion: make(map[*mqtt.Client]bool),
 	}
 	if p.SharedQueueRate > 0 {
 		h.shared = &sharedGroups{
@@ -86,6 +90,15 @@ func (h *profileHook) sharedMembersChanged() {
 	if h.shared != nil {
 		h.shared.wake()
 	}
+}
+
+// OnClientExpired removes the subscriptions of a session mochi expired on
+// its own clock (mochi v2.7.9 deletes the client and leaves them in the
+// topic index, server.go:1709-1711), and lets the shared subscriptions'
+// queues see the member gone.
+func (h *profileHook) OnClientExpired(cl *mqtt.Client) {
+	h.srv.UnsubscribeClient(cl)
+	h.sharedMembersChanged()
 }
 
 // OnSelectSubscribers sends a message on a shared subscription to an
@@ -116,7 +129,7 @@ func (h *profileHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublish, mqtt.OnDisconnect,
-		mqtt.OnPacketEncode, mqtt.OnStarted, mqtt.OnSelectSubscribers,
+		mqtt.OnPacketEncode, mqtt.OnStarted, mqtt.OnSelectSubscribers, mqtt.OnClientExpired,
 	}, []byte{b})
 }
 
@@ -217,39 +230,28 @@ func checkClientID(id string, limit int) error {
 	return nil
 }
 
-// OnSessionEstablish drops a persistent session of the other MQTT version
-// (AWS resumes no session across versions), first taking its connection
-// over, as mochi does, if it is still up.
+// OnSessionEstablish empties a session of the other MQTT version (AWS
+// resumes no session across versions), whether its connection is still up
+// or not. mochi then takes the old connection over as always, hands on
+// nothing, and the CONNACK says no session is present (OnPacketEncode).
 func (h *profileHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	h.sessions.cancel(cl.ID)
 	old, ok := h.srv.Clients.Get(cl.ID)
-	if !ok || old.Properties.ProtocolVersion == cl.Properties.ProtocolVersion || !persistentSession(old) {
-		return // mochi takes a clean session over, and keeps none of it
-	}
-	if !old.Closed() {
-		_ = h.srv.DisconnectClient(old, packets.ErrSessionTakenOver) // [MQTT-3.1.4-3]
+	if !ok || old.Properties.ProtocolVersion == cl.Properties.ProtocolVersion {
+		return
 	}
 	h.srv.UnsubscribeClient(old)
 	old.ClearInflights()
-	h.srv.Clients.Delete(old.ID)
-}
-
-// persistentSession says whether cl's session outlives its connection.
-func persistentSession(cl *mqtt.Client) bool {
-	if cl.Properties.ProtocolVersion == 5 {
-		return cl.Properties.Props.SessionExpiryInterval > 0
-	}
-	return !cl.Properties.Clean
+	h.mu.Lock()
+	h.crossVersion[cl] = true
+	h.mu.Unlock()
 }
 
 // OnSessionEstablished starts the connection's limits: unacknowledged
 // deliveries, publish rate, lifetime; notes what the client sent before
 // its CONNACK; and publishes the connected event.
 func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, connect packets.Packet) {
-	if n := h.p.MaxUnackedOutbound; n > 0 {
-		if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && rm < n {
-			n = rm
-		}
+	if n := unackedLimit(cl, h.p.MaxUnackedOutbound); n > 0 {
 		cl.State.Inflight.ResetSendQuota(int32(n))
 	}
 	st := &clientState{subscribing: make(map[string]bool)}
@@ -269,11 +271,21 @@ func (h *profileHook) OnSessionEstablished(cl *mqtt.Client, connect packets.Pack
 	delete(h.resuming, cl)
 	h.mu.Unlock()
 	if len(stored) > 0 {
-		st.resume = &resumeQueue{pending: stored}
+		st.resume = &resumeQueue{drops: h.drops, pending: stored}
 		st.resume.start(cl, h.p.scaled(time.Second/time.Duration(h.p.ResumeRate)), h.p.RedeliverAsNew)
 	}
 	h.sharedMembersChanged()
 	h.lifecycle.connected(cl)
+}
+
+// unackedLimit is how many QoS 1 deliveries cl may leave unacknowledged:
+// the profile's limit, or less if an MQTT 5 client's Receive Maximum is
+// lower; 0 is no limit.
+func unackedLimit(cl *mqtt.Client, profileLimit int) int {
+	if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && (profileLimit == 0 || rm < profileLimit) {
+		return rm
+	}
+	return profileLimit
 }
 
 // lifetimeOf returns how long cl's connection may last, and the cause it
@@ -337,6 +349,14 @@ func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets
 			}
 		}
 		return pk
+	}
+	if pk.FixedHeader.Type == packets.Connack {
+		h.mu.Lock()
+		if h.crossVersion[cl] {
+			delete(h.crossVersion, cl)
+			pk.SessionPresent = false // the old session was emptied: none resumed
+		}
+		h.mu.Unlock()
 	}
 	if pk.FixedHeader.Type == packets.Connack && pk.SessionPresent && h.p.ResumeRate > 0 {
 		h.mu.Lock()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 // resumeQueue is what the profile still has to send of a resumed session.
 type resumeQueue struct {
+	drops   *drops
 	mu      sync.Mutex // guards pending, timer, stopped
 	pending []packets.Packet
 	timer   *time.Timer
@@ -66,19 +68,27 @@ func (q *resumeQueue) sendNext(cl *mqtt.Client, interval time.Duration, asNew bo
 			pk.PacketID, pk.FixedHeader.Dup = uint16(id), false
 		}
 	}
-	writeDelivery(cl, pk)
+	writeDelivery(cl, pk, q.drops)
 }
 
-// writeDelivery writes a delivery the profile sends itself; a QoS 1 one is
-// in flight in cl's session first, so a failed write (which ends the link)
-// leaves it there to be resent.
-func writeDelivery(cl *mqtt.Client, pk packets.Packet) {
+// writeDelivery writes a delivery the profile sends itself. A QoS 1 one is
+// in flight in cl's session first, so a write the link fails leaves it
+// there to be resent; one larger than the client takes is lost, and
+// recorded as DROPPED.
+func writeDelivery(cl *mqtt.Client, pk packets.Packet, d *drops) {
 	if pk.FixedHeader.Qos > 0 {
-		pk.Expiry = 0 // in flight, not waiting for quota
+		if pk.Expiry < 0 {
+			pk.Expiry = 0 // in flight, no longer held for quota
+		}
 		cl.State.Inflight.Set(pk)
 		cl.State.Inflight.DecreaseSendQuota()
 	}
-	_ = cl.WritePacket(pk)
+	if err := cl.WritePacket(pk); errors.Is(err, packets.ErrPacketTooLarge) {
+		if pk.FixedHeader.Qos > 0 && cl.State.Inflight.Delete(pk.PacketID) {
+			cl.State.Inflight.IncreaseSendQuota()
+		}
+		d.record(cl.ID, pk, "larger than the client's maximum packet size")
+	}
 }
 
 // stop ends the pacing and puts what was not sent back in cl's session.

@@ -30,7 +30,8 @@ type sharedGroups struct {
 	// topic now (the per-delivery rules of profileHook.allows).
 	deliverable func(cl *mqtt.Client, topic string) bool
 	// unackedLimit is how many deliveries a member may leave
-	// unacknowledged (Profile.MaxUnackedOutbound); 0 is no limit.
+	// unacknowledged (Profile.MaxUnackedOutbound; less for an MQTT 5
+	// client with a lower Receive Maximum); 0 is no limit.
 	unackedLimit int
 
 	mu      sync.Mutex // guards queues, stopped
@@ -104,7 +105,9 @@ func (g *sharedGroups) enqueue(filter string, members map[string]packets.Subscri
 	full := limit > 0 && len(q.pending) >= limit
 	if !full {
 		q.pending = append(q.pending, pk)
-		if len(g.online(members)) > 0 { // a member came online since route looked
+		// A member may have come online, and woken the queues, since
+		// route looked: look again, under the lock wake takes.
+		if len(g.online(g.srv.Topics.Subscribers(pk.TopicName).Shared[filter])) > 0 {
 			g.startLocked(q)
 		}
 	}
@@ -144,7 +147,7 @@ func (g *sharedGroups) drain(q *groupQueue) {
 	for len(q.pending) > 0 && q.pending[0].Expiry > 0 && q.pending[0].Expiry < time.Now().Unix() {
 		expired, q.pending = append(expired, q.pending[0]), q.pending[1:]
 	}
-	defer g.loseAll(q.filter, expired, "its MQTT 5 message expiry passed while queued") // after the unlock
+	defer g.recordLost(q.filter, expired, "its MQTT 5 message expiry passed while queued") // after the unlock
 	if g.stopped || len(q.pending) == 0 {
 		q.draining = false
 		delete(g.queues, q.filter)
@@ -158,7 +161,7 @@ func (g *sharedGroups) drain(q *groupQueue) {
 		lost := q.pending
 		delete(g.queues, q.filter)
 		g.mu.Unlock()
-		g.loseAll(q.filter, lost, "no member of the shared subscription is left: their sessions ended")
+		g.recordLost(q.filter, lost, "no member of the shared subscription is left: their sessions ended")
 		return
 	}
 	if len(online) == 0 {
@@ -190,10 +193,12 @@ func (g *sharedGroups) drain(q *groupQueue) {
 	q.timer = time.AfterFunc(g.interval/time.Duration(len(online)), func() { g.drain(q) })
 }
 
-// loseAll records the group's messages as lost.
-func (g *sharedGroups) loseAll(filter string, lost []packets.Packet, reason string) {
+// recordLost records the group's queued messages as lost. (Not
+// drops.lose: the Broker.Publish of each is over, and one under way on the
+// same topic is another message.)
+func (g *sharedGroups) recordLost(filter string, lost []packets.Packet, reason string) {
 	for _, pk := range lost {
-		g.drops.lose(filter, pk, reason)
+		g.drops.record(filter, pk, reason)
 	}
 }
 
@@ -203,7 +208,10 @@ func (g *sharedGroups) loseAll(filter string, lost []packets.Packet, reason stri
 // rules for every delivery (which record a drop where there is one).
 func (g *sharedGroups) deliver(id string, sub packets.Subscription, pk packets.Packet) bool {
 	cl, ok := g.srv.Clients.Get(id)
-	if !ok || cl.Closed() || (g.unackedLimit > 0 && cl.State.Inflight.Len() >= g.unackedLimit) {
+	if !ok || cl.Closed() {
+		return false
+	}
+	if n := unackedLimit(cl, g.unackedLimit); n > 0 && cl.State.Inflight.Len() >= n {
 		return false
 	}
 	if !g.deliverable(cl, pk.TopicName) {
@@ -220,7 +228,7 @@ func (g *sharedGroups) deliver(id string, sub packets.Subscription, pk packets.P
 		}
 		out.PacketID = uint16(id)
 	}
-	writeDelivery(cl, out)
+	writeDelivery(cl, out, g.drops)
 	return true
 }
 
