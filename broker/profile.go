@@ -75,10 +75,11 @@ type Profile struct {
 	// long (recorded as DROPPED), in a live or a stored session. AWS: 1 h.
 	UnackedExpiry time.Duration
 	// UnackedResend resends a QoS 1 delivery (DUP, same packet id) that a
-	// connected client has left unacknowledged this long since it was
-	// last sent, checked each second. AWS retries for up to an hour, how
-	// often is not documented: default 0, resent only when the session
-	// resumes (as mochi). To be confirmed.
+	// connected MQTT 3.1.1 client has left unacknowledged this long,
+	// checked each second (so up to a second later). AWS retries for up
+	// to an hour, how often is not documented: default 0, resent only when
+	// the session resumes (as mochi). MQTT 5 clients are never resent to
+	// while connected (MQTT-4.4.0-1). To be confirmed.
 	UnackedResend time.Duration
 	// PublishRate limits the publishes per second per connection, each
 	// direction: inbound ones beyond it are discarded with no PUBACK,
@@ -250,8 +251,11 @@ func (p Profile) withDefaults() Profile {
 	return p
 }
 
-// validate names the first field that makes no sense.
-func (p *Profile) validate() error {
+// Validate says which fields make no sense (a zero TimeScale or Reaction
+// is the default, and fine). The broker refuses to start with such a
+// profile; Validate tells sooner, e.g. when a command line sets one.
+func (p Profile) Validate() error {
+	p = p.withDefaults()
 	bad := func(field, why string) error { return fmt.Errorf("broker: Profile.%s %s", field, why) }
 	oneOf := func(field string, r Reaction, allowed ...Reaction) error {
 		for _, a := range allowed {
