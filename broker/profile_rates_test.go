@@ -338,35 +338,48 @@ func TestProfileNoSessionAcrossVersions(t *testing.T) {
 	})
 }
 
-// The same holds when the MQTT 3.1.1 connection is still up: the MQTT 5
-// connection takes the client id over (the old one is closed,
-// DUPLICATE_CLIENTID) without its session: no stored message, no
-// subscription.
+// The same holds when the old connection is still up, either way round
+// (also for an MQTT 5 session without expiry, which mochi alone hands to
+// a 3.1.1 client asking for its session): the new connection takes the
+// client id over (the old one is closed, DUPLICATE_CLIENTID) without its
+// session: no stored message, no subscription.
 func TestProfileNoSessionAcrossVersionsWhileConnected(t *testing.T) {
 	t.Parallel()
-	inBubble(t, func(t *testing.T, b *broker.Broker) {
-		ctx := testenv.Context(t)
-		old := dialRaw(t, b.TCP(), "versions-up", 4, 1200, persistent)
-		old.subscribe("v", 1)
-		require.NoError(t, b.Publish(ctx, "v", []byte("unacked"), 1, false))
-		require.Equal(t, "unacked", string(old.nextPublish().Payload)) // left unacknowledged
-		time.Sleep(time.Second)
-		mark := b.Events.Seq()
-		c := openRaw(t, b.TCP(), 5)
-		ack, err := c.connect("versions-up", 1200, persistentV5)
-		require.NoError(t, err)
-		require.Zero(t, ack.ReasonCode)
-		require.False(t, ack.SessionPresent)
-		d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "versions-up", After: mark})
-		require.NoError(t, err)
-		require.Equal(t, broker.ReasonDuplicateID, d.Reason)
+	for _, tc := range []struct {
+		name        string
+		old, new    byte
+		oldAsk, ask func(*packets.Packet)
+	}{
+		{"3.1.1 then 5", 4, 5, persistent, persistentV5},
+		{"5 then 3.1.1", 5, 4, persistent, persistent}, // MQTT 5 Clean Start 0, no session expiry
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inBubble(t, func(t *testing.T, b *broker.Broker) {
+				ctx := testenv.Context(t)
+				old := dialRaw(t, b.TCP(), "versions-up", tc.old, 1200, tc.oldAsk)
+				old.subscribe("v", 1)
+				require.NoError(t, b.Publish(ctx, "v", []byte("unacked"), 1, false))
+				require.Equal(t, "unacked", string(old.nextPublish().Payload)) // left unacknowledged
+				time.Sleep(time.Second)
+				mark := b.Events.Seq()
+				c := openRaw(t, b.TCP(), tc.new)
+				ack, err := c.connect("versions-up", 1200, tc.ask)
+				require.NoError(t, err)
+				require.Zero(t, ack.ReasonCode)
+				require.False(t, ack.SessionPresent)
+				d, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "versions-up", After: mark})
+				require.NoError(t, err)
+				require.Equal(t, broker.ReasonDuplicateID, d.Reason)
 
-		require.NoError(t, b.Publish(ctx, "v", []byte("after"), 1, false))
-		time.Sleep(time.Second)
-		synctest.Wait()
-		require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "versions-up", After: mark}),
-			"neither the stored message nor the subscription came across")
-	})
+				require.NoError(t, b.Publish(ctx, "v", []byte("after"), 1, false))
+				time.Sleep(time.Second)
+				synctest.Wait()
+				require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDeliver, ClientID: "versions-up", After: mark}),
+					"neither the stored message nor the subscription came across")
+			})
+		})
+	}
 }
 
 // ConnectionLifetime closes a connection after its lifetime, as AWS may
