@@ -84,7 +84,7 @@ func StartTLS(opts ...Option) (*Broker, error) {
 	}
 	if cfg.profile != nil {
 		p := cfg.profile.withDefaults()
-		if err := p.validate(); err != nil {
+		if err := p.Validate(); err != nil {
 			return nil, err
 		}
 		cfg.profile = &p

@@ -30,6 +30,7 @@ func TestFlagErrorsNameTheProblem(t *testing.T) {
 		{[]string{"--set", "SubscribeQoS2"}, `--set "SubscribeQoS2": give Field=value`},
 		{[]string{"--set", "SubscribeQoS2=Maybe"}, `--set "SubscribeQoS2=Maybe": broker: Profile.SubscribeQoS2="Maybe": a reaction is one of`},
 		{[]string{"--set", "Shadowy=1"}, `Profile has no field "Shadowy"`},
+		{[]string{"--set", "EarlyPackets=Hang"}, "--set: broker: Profile.EarlyPackets is Hang; it must be one of [Close Accept]"},
 		{[]string{"--profile", "mqtt", "--set", "EarlyPackets=Accept"}, "--set changes the AWS IoT Core profile: it needs --profile aws"},
 		{[]string{"--mtls", ""}, "--mtls must not be empty"},
 		{[]string{"--mtls", "8883"}, `--mtls "8883": not host:port`},

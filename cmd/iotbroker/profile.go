@@ -65,6 +65,9 @@ func awsProfile(o *options) (broker.Profile, error) {
 			return p, fmt.Errorf("--set %q: %w", s, err)
 		}
 	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("--set: %w", err)
+	}
 	return p, nil
 }
 
