@@ -232,3 +232,38 @@ func TestProfileSharedQueueEndsWithASessionMochiExpires(t *testing.T) {
 		require.Contains(t, lost[0].Cause, "sessions ended")
 	}, broker.WithProfile(p))
 }
+
+// Queued messages go to an MQTT 5 member no faster than its Receive
+// Maximum allows unacknowledged (here 1), and their message expiry counts
+// the time they waited.
+func TestProfileSharedQueueRespectsTheMember(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T, b *broker.Broker) {
+		receiveOne := func(pk *packets.Packet) {
+			persistentV5(pk)
+			pk.Properties.ReceiveMaximum = 1
+		}
+		member := dialRaw(t, b.TCP(), "slow-member", 5, 1200, receiveOne)
+		member.subscribe("$share/g/slow", 1)
+		member.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+		synctest.Wait()
+		pub := dialRaw(t, b.TCP(), "slow-pub", 5, 1200)
+		for i := range 3 {
+			pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: uint16(i + 1), TopicName: "slow",
+				Payload: []byte{byte('0' + i)}, Properties: packets.Properties{MessageExpiryInterval: 60}})
+		}
+		time.Sleep(10 * time.Second)
+		back := openRaw(t, b.TCP(), 5)
+		_, err := back.connect("slow-member", 1200, receiveOne)
+		require.NoError(t, err)
+		first := back.nextPublish()
+		require.Equal(t, "0", string(first.Payload))
+		require.Equal(t, uint32(50), first.Properties.MessageExpiryInterval, "60 s, less the 10 s it waited")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		deliveries := broker.Match{Kind: broker.KindDeliver, ClientID: "slow-member"}
+		require.Equal(t, 1, b.Events.Count(deliveries), "one unacknowledged at a time")
+		back.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: first.PacketID})
+		require.Equal(t, "1", string(back.nextPublish().Payload))
+	})
+}
