@@ -12,16 +12,6 @@ import (
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
 
-// sharedMemberOffline connects id with a persistent session, subscribes it
-// to the shared filter at QoS 1 and disconnects it.
-func sharedMemberOffline(t *testing.T, b *broker.Broker, id, filter string) {
-	t.Helper()
-	c := dialRaw(t, b.TCP(), id, 4, 1200, persistent)
-	c.subscribe(filter, 1)
-	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
-	synctest.Wait()
-}
-
 // payloadsOf returns the events' payloads, in order.
 func payloadsOf(evs []broker.Event) []string {
 	var out []string
@@ -41,7 +31,7 @@ func TestProfileQueuesSharedMessagesWhileNoMemberIsOnline(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.Context(t)
-		sharedMemberOffline(t, b, "member-a", "$share/g/s")
+		leaveSession(t, b, "member-a", 4, "$share/g/s", persistent)
 		for _, p := range []string{"q0", "q1", "q2"} {
 			require.NoError(t, b.Publish(ctx, "s", []byte(p), 1, false), "a queued message is not dropped")
 		}
@@ -76,7 +66,7 @@ func TestProfileSharedMessagesGoToAnOnlineMember(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.Context(t)
-		sharedMemberOffline(t, b, "away", "$share/g/o")
+		leaveSession(t, b, "away", 4, "$share/g/o", persistent)
 		here := dialRaw(t, b.TCP(), "here", 4, 1200)
 		here.subscribe("$share/g/o", 1)
 		for range 20 {
@@ -102,7 +92,7 @@ func TestProfileSharedQueueDrainsPerMember(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.Context(t)
-		sharedMemberOffline(t, b, "sleeper", "$share/g/d")
+		leaveSession(t, b, "sleeper", 4, "$share/g/d", persistent)
 		for i := range 6 {
 			require.NoError(t, b.Publish(ctx, "d", []byte{byte('0' + i)}, 1, false))
 		}
@@ -137,7 +127,7 @@ func TestProfileSharedQueueEndsWithTheLastSession(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.ContextFor(t, 2*time.Hour)
-		sharedMemberOffline(t, b, "gone", "$share/g/e")
+		leaveSession(t, b, "gone", 4, "$share/g/e", persistent)
 		offline := time.Now()
 		require.NoError(t, b.Publish(ctx, "e", []byte("waiting"), 1, false))
 		lost := broker.Match{Kind: broker.KindDropped, ClientID: "$share/g/e"}
@@ -161,15 +151,11 @@ func TestPlainMQTTKeepsSharedMessagesInTheSession(t *testing.T) {
 	t.Parallel()
 	b := broker.NewTLS(t, broker.WithPlainTCP(), broker.WithPlainMQTT())
 	ctx := testenv.Context(t)
-	c := dialRaw(t, b.TCP(), "plain-member", 4, 60, persistent)
-	c.subscribe("$share/g/p", 1)
-	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
-	_, err := b.Events.WaitFor(ctx, broker.Match{Kind: broker.KindDisconnect, ClientID: "plain-member"})
-	require.NoError(t, err)
+	leaveSession(t, b, "plain-member", 4, "$share/g/p", persistent)
 	require.NoError(t, b.Publish(ctx, "p", []byte("kept"), 1, false))
 	require.Zero(t, b.Events.Count(broker.Match{Kind: broker.KindDropped}))
 	back := openRaw(t, b.TCP(), 4)
-	_, err = back.connect("plain-member", 60, persistent)
+	_, err := back.connect("plain-member", 60, persistent)
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(back.nextPublish().Payload))
 }
@@ -193,10 +179,7 @@ func TestProfileSharedSubscriptionsGetNoRetainedMessage(t *testing.T) {
 func TestProfileSharedQueueHonoursMessageExpiry(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
-		member := dialRaw(t, b.TCP(), "expiring-member", 5, 1200, persistentV5)
-		member.subscribe("$share/g/x", 1)
-		member.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
-		synctest.Wait()
+		leaveSession(t, b, "expiring-member", 5, "$share/g/x", persistentV5)
 		pub := dialRaw(t, b.TCP(), "expiring-pub", 5, 1200)
 		pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1, TopicName: "x", Payload: []byte("short-lived"),
 			Properties: packets.Properties{MessageExpiryInterval: 2}})
@@ -223,7 +206,7 @@ func TestProfileSharedQueueEndsWithASessionMochiExpires(t *testing.T) {
 	p.TimeScale = 2 // the profile's hour is two; mochi's stays one
 	inBubble(t, func(t *testing.T, b *broker.Broker) {
 		ctx := testenv.ContextFor(t, 3*time.Hour)
-		sharedMemberOffline(t, b, "expired-by-mochi", "$share/g/m")
+		leaveSession(t, b, "expired-by-mochi", 4, "$share/g/m", persistent)
 		require.NoError(t, b.Publish(ctx, "m", []byte("waiting"), 1, false))
 		time.Sleep(time.Hour + 3*time.Second)
 		synctest.Wait()
@@ -243,10 +226,7 @@ func TestProfileSharedQueueRespectsTheMember(t *testing.T) {
 			persistentV5(pk)
 			pk.Properties.ReceiveMaximum = 1
 		}
-		member := dialRaw(t, b.TCP(), "slow-member", 5, 1200, receiveOne)
-		member.subscribe("$share/g/slow", 1)
-		member.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
-		synctest.Wait()
+		leaveSession(t, b, "slow-member", 5, "$share/g/slow", receiveOne)
 		pub := dialRaw(t, b.TCP(), "slow-pub", 5, 1200)
 		for i := range 3 {
 			pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: uint16(i + 1), TopicName: "slow",

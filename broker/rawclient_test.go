@@ -68,6 +68,19 @@ func persistentV5(pk *packets.Packet) {
 	pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
 }
 
+// leaveSession connects id (keepalive 1200 s, CONNECT changed by adjust),
+// subscribes it to filter at QoS 1, and disconnects it cleanly, returning
+// once the broker has seen it go.
+func leaveSession(t *testing.T, b *broker.Broker, id string, version byte, filter string, adjust ...func(*packets.Packet)) {
+	t.Helper()
+	c := dialRaw(t, b.TCP(), id, version, 1200, adjust...)
+	c.subscribe(filter, 1)
+	mark := b.Events.Seq()
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	_, err := b.Events.WaitFor(testenv.Context(t), broker.Match{Kind: broker.KindDisconnect, ClientID: id, After: mark})
+	require.NoError(t, err)
+}
+
 // connectPacket is a CONNECT with a clean session, changed by adjust.
 func connectPacket(id string, keepalive uint16, adjust ...func(*packets.Packet)) packets.Packet {
 	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, Connect: packets.ConnectParams{
