@@ -73,8 +73,11 @@ func TestProfileRetainedOnlyOnExactFilters(t *testing.T) {
 		sub := dialRaw(t, b.TCP(), id, 4, 60)
 		sub.subscribe(filter, 1)
 		require.NoError(t, b.Publish(ctx, "a/live", []byte("live"), 0, false))
-		got := sub.nextPublish()
-		require.Equal(t, "a/live", got.TopicName, "filter %s: no retained message before the live one", filter)
+		for got := sub.nextPublish(); got.TopicName != "a/live"; got = sub.nextPublish() {
+			// Only the retained message's own live delivery may come first
+			// (its PUBACK precedes its fan-out), and it is not marked retained.
+			require.False(t, got.FixedHeader.Retain, "filter %s: a retained message before the live one", filter)
+		}
 	}
 	exact := dialRaw(t, b.TCP(), "retain-exact", 4, 60)
 	exact.subscribe("a/b", 1)

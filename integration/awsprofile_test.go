@@ -130,11 +130,20 @@ func TestAWSWildcardAndRetainedRules(t *testing.T) {
 		require.Equal(t, "kept", string(m.Payload))
 		require.True(t, m.Retain)
 		// A live message on the wildcard comes after anything it was given
-		// on subscribe: the first one there must be the live one.
+		// on subscribe: nothing before it may be a retained one. (The
+		// retained message's own live delivery may reach "+" too: its
+		// PUBACK comes before its fan-out, so "+" can be subscribed by
+		// then; that copy is not marked retained.)
 		marker := e.topic("marker")
 		_, err = c.Publish(ctx, marker, []byte("live"), client.QoS1)
 		require.NoError(t, err)
-		require.Equal(t, marker, testenv.Receive(t, ctx, wild, "the live message on the wildcard").Topic)
+		for {
+			m := testenv.Receive(t, ctx, wild, "the live message on the wildcard")
+			require.False(t, m.Retain, "a retained message on the wildcard filter: %s", m.Topic)
+			if m.Topic == marker {
+				break
+			}
+		}
 	})
 }
 
