@@ -187,11 +187,13 @@ func (s *session) beforeSend(r *request) {
 // connection the request is no longer on are ignored.
 func (s *session) settle(r *request, l *link, err error) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if r.state != stateInflight || r.link != l {
+		s.mu.Unlock()
 		return false
 	}
-	s.finish(r, err)
+	outcome, err := s.end(r, err)
+	s.mu.Unlock()
+	r.report(outcome, err)
 	return true
 }
 
@@ -200,11 +202,16 @@ func (s *session) settle(r *request, l *link, err error) bool {
 // woken, its payload released. err is nil for success, a *SubscribeError,
 // ErrRejectedByBroker or ErrDropped otherwise. It is the one function that
 // does; s.mu must be held, and r must be in the outbox (or be a renewal).
-func (s *session) finish(r *request, err error) {
+func (s *session) finish(r *request, err error) { r.report(s.end(r, err)) }
+
+// end is finish without telling r's synchronous caller: it returns what
+// to tell, for settle to tell once s.mu is released. (A caller woken under
+// the lock wants it at once for its next request, and on a busy machine
+// waits for it.)
+func (s *session) end(r *request, err error) (Outcome, error) {
 	if r.kind == kindRenew {
 		r.state = stateFinished
-		r.report(Sent, err)
-		return
+		return Sent, err
 	}
 	s.out.remove(r)
 	s.disk.remove(r)
@@ -221,7 +228,6 @@ func (s *session) finish(r *request, err error) {
 	if err != nil {
 		outcome = Rejected
 	}
-	r.report(outcome, err)
 	if ack := r.onAck; ack != nil {
 		s.disp.push(func() { ack(err) }) // under the lock: a Disconnect cannot close the dispatcher in between
 	}
@@ -231,6 +237,7 @@ func (s *session) finish(r *request, err error) {
 		releasePayload(r.buf)
 	}
 	s.notifyFlushers()
+	return outcome, err
 }
 
 // linkEnded is the one place where requests in flight on a lost connection
