@@ -36,6 +36,7 @@ const maxReadAhead = 1 << 20
 type connectWatch struct {
 	net.Conn
 	written atomic.Bool // the broker has written: read ahead no more
+	drained atomic.Bool // the read-ahead is over and read: Read reads the connection
 
 	mu         sync.Mutex
 	arrived    sync.Cond // read ahead, or the reading ahead ended
@@ -74,8 +75,12 @@ func (w *connectWatch) readAhead() {
 	}
 }
 
-// Read returns what was read ahead, then reads the connection itself.
+// Read returns what was read ahead, then reads the connection itself
+// (without the lock, once all that was read ahead is read).
 func (w *connectWatch) Read(p []byte) (int, error) {
+	if w.drained.Load() {
+		return w.Conn.Read(p)
+	}
 	w.mu.Lock()
 	for len(w.pending) == 0 && w.err == nil && w.ahead {
 		w.arrived.Wait()
@@ -92,6 +97,7 @@ func (w *connectWatch) Read(p []byte) (int, error) {
 		w.mu.Unlock()
 		return 0, err
 	}
+	w.drained.Store(true) // the read-ahead has ended, and everything it read is read
 	w.mu.Unlock()
 	return w.Conn.Read(p)
 }

@@ -23,6 +23,9 @@ const (
 	logFailedRetained = "failed to publish retained message"
 )
 
+// reasonTooLarge is why a delivery larger than its client takes is lost.
+const reasonTooLarge = "larger than the client's maximum packet size"
+
 // dropLog is the log handler the broker gives mochi. mochi reports a
 // subscriber's copy it drops only in its log, at debug level, and hooks
 // see none of it: OnPublishDropped covers only a full write queue, nothing
@@ -139,7 +142,7 @@ func (d *drops) reason(err error, client string, pk packets.Packet, queued bool)
 		// rest are messages AWS would not have matched at all.
 		return ""
 	case errors.Is(err, packets.ErrPacketTooLarge):
-		return "larger than the client's maximum packet size"
+		return reasonTooLarge
 	case queued:
 		if pk.FixedHeader.Qos > 0 {
 			return ""

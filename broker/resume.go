@@ -87,7 +87,7 @@ func writeDelivery(cl *mqtt.Client, pk packets.Packet, d *drops) {
 		if pk.FixedHeader.Qos > 0 && cl.State.Inflight.Delete(pk.PacketID) {
 			cl.State.Inflight.IncreaseSendQuota()
 		}
-		d.record(cl.ID, pk, "larger than the client's maximum packet size")
+		d.record(cl.ID, pk, reasonTooLarge)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/iotmqtt/iotmqtt/broker"
-	"github.com/iotmqtt/iotmqtt/certs"
 	"github.com/iotmqtt/iotmqtt/client"
 	"github.com/iotmqtt/iotmqtt/internal/testenv"
 )
@@ -69,12 +67,12 @@ func (t *target) config(name string) client.Config {
 // paho connects a raw paho client the way iotmqtt connects: MQTT 3.1.1,
 // mutual TLS with the same files, through the same proxy.
 func (t *target) paho(name string) (paho.Client, error) {
-	pool, kp, err := certs.LoadDeviceFiles(t.Files)
+	tlsCfg, err := t.TLSConfig()
 	if err != nil {
 		return nil, err
 	}
 	opts := paho.NewClientOptions().AddBroker("tls://" + t.Proxy.Addr()).SetClientID(t.id + "-" + name).
-		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp.TLSCertificate()}, ServerName: t.Host, MinVersion: tls.VersionTLS12}).
+		SetTLSConfig(tlsCfg).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(600 * time.Second).
 		SetWriteTimeout(10 * time.Second).SetOrderMatters(true)
 	pc := paho.NewClient(opts)
