@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,18 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests or, started by the throughput measurement, the
+// broker process.
+func TestMain(m *testing.M) {
+	if thing, ok := os.LookupEnv(brokerProcessEnv); ok {
+		if err := serveBrokerProcess(thing, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "broker process:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // The report runs end to end at a small scale and renders every
 // measurement, each in a subtest of its own, in parallel. Its numbers are
@@ -23,7 +35,7 @@ func TestQuickReportRendersEveryMeasurement(t *testing.T) {
 		want    []string
 		targets int // rows with a target judged
 	}{
-		{"throughput", []string{"Publish throughput", "QoS1 async 8 KiB"}, 8},
+		{"throughput", []string{"broker in a process of its own", "broker in benchreport's process", "QoS1 async 8 KiB"}, 8},
 		{"latency", []string{"End-to-end latency"}, 0},
 		{"drain-100hz", []string{"Drain accuracy", "100 Hz"}, 2},
 		{"drain-2hz", []string{"Drain accuracy", "2 Hz"}, 2},
@@ -66,4 +78,22 @@ func TestFlags(t *testing.T) {
 func TestInterquartileMean(t *testing.T) {
 	require.InDelta(t, 2.375, interquartileMean([]float64{9, 1, 2, 3, 0.1, 2, 3, 2.5}), 1e-9, "the lowest and highest quarter are left out")
 	require.InDelta(t, 2.0, interquartileMean([]float64{1, 3}), 1e-9)
+}
+
+// A broker process that cannot start is an error naming it, and leaves
+// no process behind (goleak checks the goroutine that waits for it).
+func TestBrokerProcessThatFailsIsAnError(t *testing.T) {
+	p, err := startBrokerProcess("")
+	require.Nil(t, p)
+	require.ErrorContains(t, err, "exited before saying where it listens")
+}
+
+// A broker process serves until told to stop, then exits cleanly.
+func TestBrokerProcessStops(t *testing.T) {
+	p, err := startBrokerProcess("bench-stop")
+	require.NoError(t, err)
+	require.Equal(t, "localhost", p.endpoint.Host)
+	require.FileExists(t, p.endpoint.Cert)
+	require.NoError(t, p.stop())
+	require.NoFileExists(t, p.endpoint.Cert, "the broker process removes its credentials as it exits")
 }

@@ -35,13 +35,7 @@ func (e endpoint) open(name string, quiet bool) (*target, error) {
 	t := &target{id: e.clientID + "-" + name, topics: e.topicPrefix + "/" + name}
 	var err error
 	if e.Host == "" {
-		// A device on AWS may publish 100 times a second; measuring
-		// how fast the client can go needs those limits lifted.
-		opts := []broker.Option{broker.WithThingName(e.clientID), testenv.Unthrottled()}
-		if quiet {
-			opts = append(opts, broker.WithoutMessageRecording())
-		}
-		t.Target, err = testenv.Embedded(opts...)
+		t.Target, err = testenv.Embedded(embeddedOptions(e.clientID, quiet)...)
 	} else {
 		t.Target, err = testenv.External(e.Endpoint)
 	}
@@ -49,6 +43,18 @@ func (e endpoint) open(name string, quiet bool) (*target, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// embeddedOptions configures the embedded broker of a measurement, in
+// this process or in a process of its own; quiet leaves messages out of
+// its recorder. A device on AWS may publish 100 times a second; measuring
+// how fast the client can go needs those limits lifted.
+func embeddedOptions(thing string, quiet bool) []broker.Option {
+	opts := []broker.Option{broker.WithThingName(thing), testenv.Unthrottled()}
+	if quiet {
+		opts = append(opts, broker.WithoutMessageRecording())
+	}
+	return opts
 }
 
 func (t *target) close() { t.Close() }
