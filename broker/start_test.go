@@ -15,12 +15,31 @@ import (
 	"github.com/iotmqtt/iotmqtt/broker"
 )
 
-// openFDs counts the process's open file descriptors.
-func openFDs(t *testing.T) int {
+// openFDs returns the process's open file descriptors, each with what it
+// refers to (a file's path, socket:[inode], anon_inode:…), so that a
+// failed comparison names the descriptor left open.
+func openFDs(t *testing.T) map[string]string {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
-	return len(fds)
+	open := make(map[string]string, len(fds))
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())) // the directory's own descriptor is gone by now
+		open[fd.Name()] = target
+	}
+	delete(open, fdOfReadDir(open))
+	return open
+}
+
+// fdOfReadDir finds the descriptor ReadDir itself used, listed but already
+// closed: the one whose link can no longer be read.
+func fdOfReadDir(open map[string]string) string {
+	for fd, target := range open {
+		if target == "" {
+			return fd
+		}
+	}
+	return ""
 }
 
 // plugHoles opens /dev/null until no descriptor number below the next free
@@ -74,11 +93,11 @@ func TestStartFailsCleanlyAtEverySetupStep(t *testing.T) {
 		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit))
 		if err == nil {
 			require.NoError(t, b.Close())
-			require.Equal(t, before, openFDs(t), "descriptors left open by Close")
+			require.Equal(t, before, openFDs(t), "descriptors left open by Close (descriptor number: what it refers to)")
 			break
 		}
 		require.ErrorContains(t, err, "broker: ")
-		require.Equal(t, before, openFDs(t), "descriptors left open after: %v", err)
+		require.Equal(t, before, openFDs(t), "descriptors left open after: %v (descriptor number: what it refers to)", err)
 		failures = append(failures, err.Error())
 	}
 	// The credential files (and with them the first proxy), the other two
