@@ -42,10 +42,12 @@ func (b *breakableConn) Read(p []byte) (int, error) {
 }
 
 // SetWriteDeadline applies the client's write-stall bound where paho asks
-// for its own.
+// for its own. paho asks for now plus its WriteTimeout (handOffTimeout,
+// pahoOptions), so the bound counts from paho's now: no second clock read
+// per packet.
 func (b *breakableConn) SetWriteDeadline(t time.Time) error {
 	if !t.IsZero() {
-		t = time.Now().Add(b.stall)
+		t = t.Add(b.stall - handOffTimeout)
 	}
 	return b.Conn.SetWriteDeadline(t)
 }
