@@ -58,8 +58,8 @@ func watchConnect(c net.Conn) *connectWatch {
 // readAhead reads the client's bytes as they arrive, until the broker
 // writes, the connection fails, or maxReadAhead wait for mochi.
 func (w *connectWatch) readAhead() {
+	b := make([]byte, 4096) // each read is copied to pending
 	for {
-		b := make([]byte, 4096)
 		n, err := w.Conn.Read(b)
 		w.mu.Lock()
 		w.pending = append(w.pending, b[:n]...)

@@ -350,20 +350,19 @@ func (h *profileHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets
 		}
 		return pk
 	}
-	if pk.FixedHeader.Type == packets.Connack {
-		h.mu.Lock()
-		if h.crossVersion[cl] {
-			delete(h.crossVersion, cl)
-			pk.SessionPresent = false // the old session was emptied: none resumed
-		}
-		h.mu.Unlock()
+	if pk.FixedHeader.Type != packets.Connack {
+		return pk
 	}
-	if pk.FixedHeader.Type == packets.Connack && pk.SessionPresent && h.p.ResumeRate > 0 {
-		h.mu.Lock()
+	h.mu.Lock()
+	if h.crossVersion[cl] {
+		delete(h.crossVersion, cl)
+		pk.SessionPresent = false // the old session was emptied: none resumed
+	}
+	if pk.SessionPresent && h.p.ResumeRate > 0 {
 		h.resuming[cl] = takeStored(cl) // before mochi resends them all at once
-		h.mu.Unlock()
 	}
-	if pk.FixedHeader.Type != packets.Connack || cl.Properties.ProtocolVersion != 5 || pk.ReasonCode != 0 {
+	h.mu.Unlock()
+	if cl.Properties.ProtocolVersion != 5 || pk.ReasonCode != 0 {
 		return pk
 	}
 	pr := &pk.Properties

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,7 +60,7 @@ func startBrokerProcess(thing string) (*brokerProcess, error) {
 	p := &brokerProcess{cmd: cmd, stdin: stdin, exited: make(chan error, 1)}
 	ready := make(chan error, 1)
 	go func() {
-		ready <- json.NewDecoder(bufio.NewReader(stdout)).Decode(&p.endpoint)
+		ready <- json.NewDecoder(stdout).Decode(&p.endpoint)
 		io.Copy(io.Discard, stdout) // until it exits: Wait may then close the pipe
 		p.exited <- cmd.Wait()
 	}()
@@ -101,6 +100,20 @@ func (p *brokerProcess) kill() {
 	p.stdin.Close()
 	p.cmd.Process.Kill()
 	<-p.exited
+}
+
+// serveIfBrokerProcess, in a process started as the broker process, serves
+// the broker and exits; in any other it returns at once.
+func serveIfBrokerProcess() {
+	thing, ok := os.LookupEnv(brokerProcessEnv)
+	if !ok {
+		return
+	}
+	if err := serveBrokerProcess(thing, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport broker process:", err)
+		os.Exit(2)
+	}
+	os.Exit(0)
 }
 
 // serveBrokerProcess is the broker process: it starts the embedded broker

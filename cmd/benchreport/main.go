@@ -29,13 +29,7 @@ type row struct {
 func ptr(b bool) *bool { return &b }
 
 func main() {
-	if thing, ok := os.LookupEnv(brokerProcessEnv); ok {
-		if err := serveBrokerProcess(thing, os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "benchreport broker process:", err)
-			os.Exit(2)
-		}
-		return
-	}
+	serveIfBrokerProcess()
 	err := run(os.Args[1:], os.Stdout)
 	var missed errTargetsMissed
 	switch {

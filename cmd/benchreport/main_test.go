@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,13 +15,7 @@ import (
 // TestMain runs the tests or, started by the throughput measurement, the
 // broker process.
 func TestMain(m *testing.M) {
-	if thing, ok := os.LookupEnv(brokerProcessEnv); ok {
-		if err := serveBrokerProcess(thing, os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "broker process:", err)
-			os.Exit(2)
-		}
-		os.Exit(0)
-	}
+	serveIfBrokerProcess()
 	goleak.VerifyTestMain(m)
 }
 
